@@ -1,0 +1,37 @@
+"""Make the OpenAPI document tell the truth about errors: every 4xx/5xx is problem+json."""
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.schemas.problem import Problem
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# FastAPI documents 422 with its own model; the service answers with Problem instead.
+_REPLACED_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _use_problem_documents(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+    for name in _REPLACED_SCHEMAS:
+        schemas.pop(name, None)
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if code[0] in "45":
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Generate the document once, on first request, with error responses rewritten."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _use_problem_documents(FastAPI.openapi(app))
+        return FastAPI.openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,133 @@
+"""Domain errors, and the one mapping of every failure to an RFC 9457 problem+json response.
+
+Services raise the `DomainError` subclasses below and never see HTTP. Everything that can go
+wrong in a request (validation, routing, domain rules, database conflicts) leaves through the
+handlers installed by `install_error_handlers`, so clients parse exactly one error shape.
+"""
+
+import json
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from app.core.logging import request_id_var
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+logger = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A broken business rule; `status` says which HTTP status it maps to at the edge."""
+
+    status: ClassVar[int] = HTTPStatus.BAD_REQUEST
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(DomainError):
+    status = HTTPStatus.NOT_FOUND
+
+
+class ConflictError(DomainError):
+    status = HTTPStatus.CONFLICT
+
+
+class PreconditionFailedError(DomainError):
+    status = HTTPStatus.PRECONDITION_FAILED
+
+
+class UnavailableError(DomainError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def problem_body(status: int, detail: str, **extensions: Any) -> bytes:
+    """Serialize a problem document; `title` is the standard phrase of the status."""
+    document: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "request_id": request_id_var.get(),
+        **extensions,
+    }
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    return Response(
+        problem_body(status, detail, **extensions),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and why each field failed; the rejected input is not echoed (secrets, size)."""
+    return [
+        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+
+
+async def to_problem(_: Request, exc: Exception) -> Response:
+    """The single translation from an exception to the problem document the client sees."""
+    match exc:
+        case DomainError():
+            return problem_response(exc.status, exc.detail)
+        case HTTPException():
+            return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
+        case RequestValidationError():
+            return problem_response(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "The request is not valid; `errors` lists each problem.",
+                errors=_validation_problems(exc),
+            )
+        case IntegrityError():
+            logger.info("integrity error answered with 409: %s", exc.orig.__class__.__name__)
+            return problem_response(
+                HTTPStatus.CONFLICT, "The change conflicts with data that already exists."
+            )
+        case _:
+            logger.error("database unavailable: %s", exc.__class__.__name__)
+            return problem_response(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "The database is unavailable; try again shortly.",
+                headers={"Retry-After": "5"},
+            )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every expected failure through `to_problem`.
+
+    Unexpected exceptions are answered (500, no internals) by the request middleware, which
+    sits outside these handlers and so also sees failures of the other middleware.
+    """
+    for exc_class in (
+        DomainError,
+        HTTPException,
+        RequestValidationError,
+        IntegrityError,
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+        ConnectionError,  # some drivers raise the socket's own error when connecting fails
+    ):
+        app.add_exception_handler(exc_class, to_problem)

@@ -1,0 +1,72 @@
+"""The async engine, and the one way to run several statements as a unit.
+
+The engine runs in autocommit: a read is one round trip with no BEGIN, no COMMIT and no
+rollback when the connection goes back to the pool. Writes that need more than one
+statement to be atomic say so with `transaction()`.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+{% if cookiecutter.database == "sqlite" -%}
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+{%- else -%}
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+{%- endif %}
+
+from app.core.config import Settings
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Build the engine; no connection is opened until the first statement."""
+{%- if cookiecutter.database == "sqlite" %}
+    engine = create_async_engine(
+{%- else %}
+    return create_async_engine(
+{%- endif %}
+        settings.database_url.get_secret_value(),
+        echo=settings.database_echo,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        pool_size=settings.database_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.database_pool_timeout,
+{%- if cookiecutter.database == "mysql" %}
+        pool_recycle=3600,  # below the server's wait_timeout, which drops idle connections
+{%- endif %}
+    )
+{%- if cookiecutter.database == "sqlite" %}
+    event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    """Per connection: enforce foreign keys, let readers run beside a writer, wait on locks."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.close()
+{%- endif %}
+
+
+@asynccontextmanager
+async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """Run the block in one database transaction: all of it commits, or none of it.
+
+    The connection leaves autocommit for the block and returns to it afterwards, so the
+    reads before and after stay single round trips.
+    """
+    if connection.in_transaction():
+        await connection.commit()  # close SQLAlchemy's autobegun marker; autocommit did the rest
+    await connection.execution_options(
+        isolation_level=connection.dialect.default_isolation_level,
+    )
+    try:
+        async with connection.begin():
+            yield connection
+    finally:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")

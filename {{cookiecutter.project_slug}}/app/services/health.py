@@ -1,0 +1,23 @@
+"""Readiness: can the service reach its database right now?"""
+
+import asyncio
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.errors import UnavailableError
+
+logger = logging.getLogger(__name__)
+
+_PING = text("SELECT 1")
+
+
+async def check_database(engine: AsyncEngine, seconds: float) -> None:
+    """Raise `UnavailableError` unless a trivial query answers within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds), engine.connect() as connection:
+            await connection.execute(_PING)
+    except Exception as exc:  # any failure, driver or timeout, means "not ready"
+        logger.warning("readiness check failed: %r", exc)
+        raise UnavailableError("The database did not answer in time.") from None

@@ -1,0 +1,126 @@
+"""Item rules and persistence, with SQLAlchemy Core statements built once at import.
+
+Functions take the request's connection and return plain dicts; the router shapes them
+through the response model. No statement re-reads a row that the function already knows.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.core.errors import ConflictError, NotFoundError, PreconditionFailedError
+from app.models.item import Item
+from app.schemas.item import ItemCreate, ItemListQuery
+
+ItemRecord = dict[str, Any]
+
+_COLUMNS = (Item.id, Item.title, Item.description, Item.version, Item.created_at, Item.updated_at)
+_SORT_COLUMNS = {"created_at": Item.created_at, "updated_at": Item.updated_at, "title": Item.title}
+
+_SELECT_BY_ID = select(*_COLUMNS).where(Item.id == bindparam("item_id"))
+_INSERT = insert(Item)
+_UPDATE_IF_VERSION = update(Item).where(
+    Item.id == bindparam("item_id"), Item.version == bindparam("expected_version")
+)
+_DELETE = delete(Item).where(Item.id == bindparam("item_id"))
+_DELETE_IF_VERSION = _DELETE.where(Item.version == bindparam("expected_version"))
+
+_NOT_FOUND = "No item with this id."
+_STALE = "The item's current version does not match If-Match; fetch it again."
+
+
+async def create_item(connection: AsyncConnection, data: ItemCreate) -> ItemRecord:
+    """Insert a new item; id and timestamps are made here, so nothing is read back."""
+    now = datetime.now(UTC)
+    record: ItemRecord = {
+        "id": uuid.uuid4(),
+        "title": data.title,
+        "description": data.description,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await connection.execute(_INSERT, record)
+    return record
+
+
+async def get_item(connection: AsyncConnection, item_id: uuid.UUID) -> ItemRecord:
+    row = (await connection.execute(_SELECT_BY_ID, {"item_id": item_id})).mappings().first()
+    if row is None:
+        raise NotFoundError(_NOT_FOUND)
+    return dict(row)
+
+
+async def list_items(
+    connection: AsyncConnection, query: ItemListQuery
+) -> tuple[list[ItemRecord], int | None]:
+    """One page of items, and the offset of the next page (None on the last page).
+
+    One row more than the page is fetched to learn whether another page exists, which
+    costs far less than counting every match.
+    """
+    statement = select(*_COLUMNS)
+    if query.q is not None:
+        statement = statement.where(Item.title.icontains(query.q, autoescape=True))
+    if query.created_after is not None:
+        statement = statement.where(Item.created_at >= query.created_after)
+    if query.created_before is not None:
+        statement = statement.where(Item.created_at < query.created_before)
+    column = _SORT_COLUMNS[query.sort.removeprefix("-")]
+    order = (column.desc(), Item.id.desc()) if query.sort[0] == "-" else (column, Item.id)
+    statement = statement.order_by(*order).limit(query.limit + 1).offset(query.offset)
+
+    rows = (await connection.execute(statement)).mappings().all()
+    has_more = len(rows) > query.limit
+    next_offset = query.offset + query.limit if has_more else None
+    return [dict(row) for row in rows[: query.limit]], next_offset
+
+
+async def update_item(
+    connection: AsyncConnection,
+    item_id: uuid.UUID,
+    changes: dict[str, Any],
+    if_match: frozenset[int] | None,
+) -> ItemRecord:
+    """Apply `changes` if the item still has a version in `if_match` (None: any version).
+
+    The UPDATE only matches the version that was read, so a concurrent writer can never be
+    silently overwritten: the loser gets 412 (it named a version) or 409 (it did not).
+    """
+    current = await get_item(connection, item_id)
+    if if_match is not None and current["version"] not in if_match:
+        raise PreconditionFailedError(_STALE)
+    if not changes:
+        return current
+    values = {**changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
+    result = await connection.execute(
+        _UPDATE_IF_VERSION,
+        {**values, "item_id": item_id, "expected_version": current["version"]},
+    )
+    if result.rowcount != 1:
+        if if_match is not None:
+            raise PreconditionFailedError(_STALE)
+        raise ConflictError("The item was changed by another request at the same time; retry.")
+    return {**current, **values}
+
+
+async def delete_item(
+    connection: AsyncConnection, item_id: uuid.UUID, if_match: frozenset[int] | None
+) -> None:
+    """Delete the item; with `if_match`, only while it still has one of those versions."""
+    if if_match is None:
+        result = await connection.execute(_DELETE, {"item_id": item_id})
+        if result.rowcount != 1:
+            raise NotFoundError(_NOT_FOUND)
+        return
+    current = await get_item(connection, item_id)
+    if current["version"] not in if_match:
+        raise PreconditionFailedError(_STALE)
+    result = await connection.execute(
+        _DELETE_IF_VERSION, {"item_id": item_id, "expected_version": current["version"]}
+    )
+    if result.rowcount != 1:
+        raise PreconditionFailedError(_STALE)

@@ -1,0 +1,108 @@
+{%- if cookiecutter.database == "sqlite" -%}
+"""Fixtures: a throwaway SQLite database, a fresh app per test, empty tables after each."""
+{%- else -%}
+"""Fixtures: a real database server, a fresh app per test, empty tables after each.
+
+Tests run against `<database>_test` on the server DATABASE_URL points at, creating it when
+missing, so they never touch the development database.
+"""
+{%- endif %}
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
+{%- if cookiecutter.database != "sqlite" %}
+from sqlalchemy import make_url, text
+{%- endif %}
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+import app.models  # noqa: F401 - registers every table on Base.metadata
+from app.core.config import Settings
+from app.db.base import Base
+from app.main import create_app
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+{%- if cookiecutter.database == "sqlite" %}
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+{%- else %}
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> str:
+    url = make_url(Settings().database_url.get_secret_value())
+    test_url = url.set(database=f"{url.database}_test")
+{%- if cookiecutter.database == "postgresql" %}
+    server = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with server.connect() as connection:
+        exists = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": test_url.database}
+        )
+        if not exists:
+            await connection.execute(text(f'CREATE DATABASE "{test_url.database}"'))
+{%- else %}
+    server = create_async_engine(url.set(database="mysql"), isolation_level="AUTOCOMMIT")
+    async with server.connect() as connection:
+        await connection.execute(
+            text(
+                f"CREATE DATABASE IF NOT EXISTS `{test_url.database}`"
+                " CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+        )
+{%- endif %}
+    await server.dispose()
+    return test_url.render_as_string(hide_password=False)
+{%- endif %}
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Schema built from the models once per run (the app itself only ever migrates)."""
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(_env_file=None, database_url=SecretStr(database_url), environment="test")
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, base_url: str = "http://localhost") -> AsyncIterator[AsyncClient]:
+    """Run the app's lifespan and talk to it in-process over HTTP."""
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(transport=ASGITransport(app=manager.app), base_url=base_url) as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+async def clean_tables(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """Hands out the test engine and empties every table once the test is done."""
+    yield engine
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+
+
+@pytest.fixture
+async def client(settings: Settings, clean_tables: AsyncEngine) -> AsyncIterator[AsyncClient]:
+    """An HTTP client for a freshly started app on the test database."""
+    async with serve(create_app(settings)) as http:
+        yield http

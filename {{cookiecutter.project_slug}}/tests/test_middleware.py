@@ -1,0 +1,154 @@
+"""Request id, security headers, trusted hosts, body-size limit and CORS."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import serve
+
+pytestmark = pytest.mark.anyio
+
+ITEMS = "/api/v1/items"
+
+
+async def test_request_id_is_made_when_missing(client: AsyncClient) -> None:
+    response = await client.get("/health/live")
+
+    request_id = response.headers["x-request-id"]
+    assert len(request_id) == 32
+    assert request_id.isalnum()
+
+
+async def test_sane_incoming_request_id_is_echoed(client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "abc-123.def_456"})
+    assert response.headers["x-request-id"] == "abc-123.def_456"
+
+
+@pytest.mark.parametrize("incoming", ["", "x" * 129, "has space", "new\\nline", "<script>"])
+async def test_unsafe_incoming_request_id_is_replaced(client: AsyncClient, incoming: str) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": incoming})
+
+    assert response.headers["x-request-id"] != incoming
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_security_headers(client: AsyncClient) -> None:
+    api = await client.get(ITEMS)
+    docs = await client.get("/docs")
+
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert api.headers["x-frame-options"] == "DENY"
+    assert api.headers["referrer-policy"] == "no-referrer"
+    assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in api.headers
+    assert docs.status_code == 200
+    assert "content-security-policy" not in docs.headers
+    assert docs.headers["x-frame-options"] == "DENY"
+
+
+async def test_hsts_only_over_https(settings: Settings, clean_tables: AsyncEngine) -> None:
+    async with serve(create_app(settings), base_url="https://localhost") as https:
+        response = await https.get("/health/live")
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.2:8000"])
+async def test_untrusted_host_is_rejected(client: AsyncClient, host: str) -> None:
+    response = await client.get(ITEMS, headers={"Host": host})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1", "[::1]:8000", "LOCALHOST"])
+async def test_trusted_hosts_with_and_without_port(client: AsyncClient, host: str) -> None:
+    response = await client.get(ITEMS, headers={"Host": host})
+    assert response.status_code == 200
+
+
+async def test_health_answers_any_host(client: AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"Host": "10.0.0.7:8000"})
+    assert response.status_code == 200
+
+
+@pytest.fixture
+async def small_body_client(
+    settings: Settings, clean_tables: AsyncEngine
+) -> AsyncIterator[AsyncClient]:
+    async with serve(create_app(settings.model_copy(update={"max_body_bytes": 64}))) as http:
+        yield http
+
+
+async def test_declared_oversized_body_is_413(small_body_client: AsyncClient) -> None:
+    response = await small_body_client.post(ITEMS, json={"title": "x" * 100})
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (await small_body_client.get(ITEMS)).json()["items"] == []
+
+
+async def test_streamed_oversized_body_is_413(small_body_client: AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"title": "'
+        yield b"x" * 100
+        yield b'"}'
+
+    response = await small_body_client.post(
+        ITEMS, content=chunks(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+async def test_body_within_limit_is_accepted(small_body_client: AsyncClient) -> None:
+    response = await small_body_client.post(ITEMS, json={"title": "short"})
+    assert response.status_code == 201
+
+
+async def test_malformed_content_length_is_400(client: AsyncClient) -> None:
+    response = await client.post(
+        ITEMS, content=b"{}", headers={"content-length": "abc", "content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["status"] == 400
+
+
+@pytest.fixture
+async def cors_client(settings: Settings, clean_tables: AsyncEngine) -> AsyncIterator[AsyncClient]:
+    allowed = settings.model_copy(update={"cors_origins": ["https://app.example"]})
+    async with serve(create_app(allowed)) as http:
+        yield http
+
+
+async def test_cors_allows_configured_origin(cors_client: AsyncClient) -> None:
+    response = await cors_client.get(ITEMS, headers={"Origin": "https://app.example"})
+
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
+    assert "ETag" in response.headers["access-control-expose-headers"]
+
+
+async def test_cors_preflight(cors_client: AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "PATCH"}
+    allowed = await cors_client.options(
+        ITEMS, headers={"Origin": "https://app.example", **preflight}
+    )
+    refused = await cors_client.options(
+        ITEMS, headers={"Origin": "https://evil.example", **preflight}
+    )
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "origin" in refused.json()["detail"]
+
+
+async def test_no_cors_headers_without_configured_origins(client: AsyncClient) -> None:
+    response = await client.get(ITEMS, headers={"Origin": "https://app.example"})
+    assert "access-control-allow-origin" not in response.headers

@@ -89,7 +89,14 @@ def _slug_problems(slug: str) -> list[str]:
 def problems(context: dict[str, object]) -> list[str]:
     """Every problem with the answers, one human-readable line each."""
     found: list[str] = []
-    for name in ("project_name", "project_slug", "description", "author_name", "author_email", "version"):
+    for name in (
+        "project_name",
+        "project_slug",
+        "description",
+        "author_name",
+        "author_email",
+        "version",
+    ):
         found += _text_problems(name, context.get(name))
     if found:
         return found

@@ -45,7 +45,23 @@ async def test_wrong_method_is_a_405_problem_with_allow(client: AsyncClient) -> 
 
     assert response.status_code == 405
     assert_problem(response.json(), 405)
-    assert "POST" in response.headers["allow"]
+    assert response.headers["allow"] == "GET, POST"
+
+
+async def test_every_method_of_the_path_is_allowed(client: AsyncClient) -> None:
+    response = await client.post(f"/api/v1/items/{uuid.uuid4()}")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, PATCH"
+
+
+async def test_body_that_is_not_utf8_is_a_400_problem(client: AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/items", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert_problem(response.json(), 400)
 
 
 async def test_validation_problem_lists_fields_without_echoing_input(client: AsyncClient) -> None:

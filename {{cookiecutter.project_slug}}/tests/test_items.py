@@ -97,6 +97,14 @@ async def test_create_rejects_invalid_bodies(client: AsyncClient, body: object) 
     assert (await client.get(ITEMS)).json()["items"] == []
 
 
+async def test_create_rejects_lone_surrogates(client: AsyncClient) -> None:
+    for text in (rb'{"title": "lone \ud800"}', rb'{"title": "ok", "description": "\udfff"}'):
+        response = await client.post(
+            ITEMS, content=text, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, text
+
+
 async def test_create_rejects_malformed_json(client: AsyncClient) -> None:
     response = await client.post(
         ITEMS, content=b'{"title": ', headers={"content-type": "application/json"}
@@ -215,6 +223,8 @@ async def test_filter_by_creation_time(client: AsyncClient) -> None:
         {"q": "x" * 201},
         {"q": "nul\x00"},
         {"created_after": "yesterday"},
+        {"created_after": "1700000000"},
+        {"created_before": "0.5"},
         {"created_after": "0001-01-01T00:00:00+14:00"},
         {"created_before": "9999-12-31T23:59:59-14:00"},
         {"unknown": "1"},

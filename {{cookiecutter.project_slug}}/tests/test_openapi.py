@@ -64,6 +64,17 @@ async def test_error_responses_are_documented_as_problems(document: dict[str, An
     assert "examples" in document["components"]["schemas"]["Problem"]
 
 
+async def test_patch_documents_title_as_never_null(document: dict[str, Any]) -> None:
+    title = document["components"]["schemas"]["ItemUpdate"]["properties"]["title"]
+    assert title["type"] == "string"
+    assert "anyOf" not in title
+
+
+async def test_body_errors_are_documented(document: dict[str, Any]) -> None:
+    create = document["paths"]["/api/v1/items"]["post"]["responses"]
+    assert {"400", "413", "422"} <= set(create)
+
+
 async def test_validation_errors_are_documented(document: dict[str, Any]) -> None:
     list_items = document["paths"]["/api/v1/items"]["get"]
     assert "422" in list_items["responses"]

@@ -10,6 +10,11 @@ from app.schemas.problem import Problem
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 # FastAPI documents 422 with its own model; the service answers with Problem instead.
 _REPLACED_SCHEMAS = ("HTTPValidationError", "ValidationError")
+# Raised before validation for any operation that reads a body.
+_BODY_ERRORS = {
+    "400": {"description": "The body is not UTF-8 text, or Content-Length is malformed."},
+    "413": {"description": "The body is larger than MAX_BODY_BYTES."},
+}
 
 
 def _use_problem_documents(document: dict[str, Any]) -> None:
@@ -21,6 +26,8 @@ def _use_problem_documents(document: dict[str, Any]) -> None:
         schemas.pop(name, None)
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"].update(_BODY_ERRORS)
             for code, response in operation.get("responses", {}).items():
                 if code[0] in "45":
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}

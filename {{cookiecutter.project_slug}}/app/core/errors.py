@@ -13,10 +13,12 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.core.logging import request_id_var
 
@@ -87,11 +89,23 @@ def _validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def to_problem(_: Request, exc: Exception) -> Response:
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def to_problem(request: Request, exc: Exception) -> Response:
     """The single translation from an exception to the problem document the client sees."""
     match exc:
         case DomainError():
             return problem_response(exc.status, exc.detail)
+        case HTTPException(status_code=HTTPStatus.METHOD_NOT_ALLOWED):
+            # Starlette names only the first route's methods; list every route's on this path.
+            headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
+            return problem_response(exc.status_code, str(exc.detail), headers=headers)
         case HTTPException():
             return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
         case RequestValidationError():

@@ -1,19 +1,18 @@
 """Field types shared by request and response schemas."""
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, Field
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _storable_text(value: str) -> str:
-    """Reject what no database stores faithfully: NUL characters and lone surrogates."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
+def _iso_8601_text(value: object) -> object:
+    """Accept only ISO 8601 text, as documented; pydantic would also take Unix numbers."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z")
     return value
 
 
@@ -27,5 +26,8 @@ def _as_utc(value: datetime) -> datetime:
         raise ValueError("is out of range once converted to UTC") from None
 
 
-StorableText = Annotated[str, AfterValidator(_storable_text)]
-UTCDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# Every text field carries a pattern. It documents that NUL is refused (PostgreSQL cannot
+# store it), and a pattern also makes pydantic refuse lone surrogates, which no database can.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+StorableText = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
+UTCDatetime = Annotated[datetime, BeforeValidator(_iso_8601_text), AfterValidator(_as_utc)]

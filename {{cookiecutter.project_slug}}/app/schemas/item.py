@@ -5,12 +5,15 @@ from datetime import datetime
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.item import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from app.schemas.common import StorableText, UTCDatetime
 
-# At least one visible character; length counts characters, as the database columns do.
-Title = Annotated[StorableText, Field(min_length=1, max_length=TITLE_MAX_LENGTH, pattern=r"\S")]
+# At least one visible character and no NUL; length counts characters, as the columns do.
+Title = Annotated[
+    str, Field(min_length=1, max_length=TITLE_MAX_LENGTH, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")
+]
 Description = Annotated[StorableText, Field(max_length=DESCRIPTION_MAX_LENGTH)]
 ItemSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
@@ -47,7 +50,8 @@ class ItemUpdate(BaseModel):
         json_schema_extra={"examples": [{"title": "Write the annual report"}]},
     )
 
-    title: Title | None = None
+    # Optional but never null; SkipJsonSchema keeps `null` out of the documented schema.
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @model_validator(mode="after")

@@ -1,0 +1,185 @@
+"""The hooks: bad answers stop with a clear message and leave nothing; odd text renders safely."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from jinja2 import Environment
+
+from local_extensions import one_line, python_string, toml_string
+from tests.conftest import COOKIECUTTER_JSON, ROOT, bake, run, tool
+
+PRE_GEN = ROOT / "hooks" / "pre_gen_project.py"
+
+
+def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """Bake through the command line, as a user or a CI job would."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "-o",
+            str(output_dir),
+            str(ROOT),
+            *answers,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"HOME": str(output_dir / ".home"), "PATH": "/usr/bin:/bin"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        ("project_slug=My-Service", "ERROR: project_slug 'My-Service' is not allowed"),
+        ("project_slug=3d_printer", "ERROR: project_slug '3d_printer' is not allowed"),
+        ("project_slug=class", "ERROR: project_slug 'class' is a Python keyword"),
+        ("project_slug=match", "ERROR: project_slug 'match' is a Python keyword"),
+        ("project_slug=fastapi", "ERROR: project_slug 'fastapi' would shadow"),
+        ("project_slug=app", "ERROR: project_slug 'app' would shadow"),
+        ("project_slug=json", "ERROR: project_slug 'json' would shadow"),
+        ("project_name=   ", "ERROR: project_name is empty"),
+        ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an email"),
+        ("author_email=a@b", "ERROR: author_email 'a@b' is not an email"),
+        ("version=one", "ERROR: version 'one' is not a PEP 440 version"),
+        ("version=1.0.0-beta.x", "ERROR: version '1.0.0-beta.x' is not a PEP 440 version"),
+        ("python_version=3.10", "3.10 provided for choice variable python_version"),
+        ("database=oracle", "oracle provided for choice variable database"),
+    ],
+)
+def test_bad_answer_stops_with_a_clear_message(tmp_path: Path, answer: str, message: str) -> None:
+    extra = ["project_slug=valid_slug"] if answer.startswith("project_name=") else []
+    result = cookiecutter_cli(tmp_path, answer, *extra)
+
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert [path.name for path in tmp_path.iterdir() if path.name != ".home"] == []
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    result = cookiecutter_cli(tmp_path, "project_slug=class", "author_email=x", "version=v")
+
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert [line.split()[1] for line in errors] == ["project_slug", "author_email", "version"]
+
+
+def _run_pre_gen(context: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Render the hook with any context, even one cookiecutter itself would refuse."""
+    source = Environment().from_string(PRE_GEN.read_text()).render(cookiecutter=context)
+    script = tmp_path / "pre_gen.py"
+    script.write_text(source)
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+
+
+def _default_context() -> dict[str, object]:
+    context = {key: value for key, value in COOKIECUTTER_JSON.items() if not key.startswith("__")}
+    context.update(
+        {axis: values[0] for axis, values in context.items() if isinstance(values, list)}
+    )
+    context["project_slug"] = "my_service"
+    return context
+
+
+@pytest.mark.parametrize(
+    ("axis", "value"), [("database", "oracle"), ("python_version", "2.7"), ("database", "")]
+)
+def test_hook_refuses_unknown_choices_on_its_own(tmp_path: Path, axis: str, value: str) -> None:
+    result = _run_pre_gen({**_default_context(), axis: value}, tmp_path)
+
+    assert result.returncode == 1
+    assert f"ERROR: {axis} {value!r} is not one of the allowed values" in result.stderr
+
+
+def test_hook_reads_answers_as_data_not_code(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    hostile = f'"""); open({str(marker)!r}, "w"); ("""\\'
+    result = _run_pre_gen({**_default_context(), "description": hostile}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+
+
+def test_hook_accepts_the_defaults(tmp_path: Path) -> None:
+    result = _run_pre_gen(_default_context(), tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+TRICKY_TEXTS = [
+    'He said "hi"',
+    "it's",
+    "both ' and \"",
+    "back\\slash \\n \\u0041",
+    "two\nlines\r\nand\ttab",
+    "Ünïcödé 中文 😀",
+    "\u2028 separators \u2029",
+    "control \x07 bell",
+    '""" triple',
+    "'''",
+    "${{ github }} {{ jinja }} {% raw %}",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_quoting_filters_round_trip(text: str) -> None:
+    assert tomllib.loads(f"value = {toml_string(text)}")["value"] == text
+    assert ast.literal_eval(python_string(text)) == text
+    assert "\n" not in one_line(text)
+
+
+def test_odd_names_and_descriptions_render_safely(tmp_path: Path) -> None:
+    name = 'Ünïcödé "Quoted" \\ Service\nsecond line 😀'
+    description = 'It\'s a "service" with \\backslashes\\,\nnewlines and 中文 ünïcödé'
+    project = bake(
+        tmp_path,
+        project_name=name,
+        project_slug="odd_service",
+        description=description,
+        author_name='O\'Brien "Bob" \\',
+    )
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == one_line(description)
+    assert pyproject["project"]["authors"][0]["name"] == 'O\'Brien "Bob" \\'
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert one_line(name) in readme
+    shown = run(
+        tool("python"),
+        "-c",
+        "import json; from app.main import create_app; a = create_app();"
+        " print(json.dumps([a.title, a.description]))",
+        cwd=project,
+    )
+    assert json.loads(shown.stdout) == [name, description]
+    run(tool("ruff"), "check", "--no-cache", ".", cwd=project)
+    run(tool("ruff"), "format", "--check", "--no-cache", ".", cwd=project)
+
+
+def test_rendering_is_deterministic_and_fast(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    first = bake(tmp_path / "a")
+    elapsed = time.perf_counter() - started
+    second = bake(tmp_path / "b")
+
+    def snapshot(project: Path) -> dict[str, bytes]:
+        return {
+            str(path.relative_to(project)): path.read_bytes()
+            for path in sorted(project.rglob("*"))
+            if path.is_file()
+        }
+
+    assert snapshot(first) == snapshot(second)
+    assert elapsed < 2.0

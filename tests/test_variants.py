@@ -1,0 +1,132 @@
+"""Every combination of options renders a project that passes its own gates as rendered."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import (
+    ROOT,
+    VARIANT_FILES,
+    VARIANTS,
+    create_database,
+    database_url,
+    require_server,
+    run,
+    tool,
+    variant_id,
+)
+
+Baked = Callable[[dict[str, str]], Path]
+
+# Jinja that survived rendering, or the cookiecutter namespace; `${{` is GitHub Actions syntax.
+LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|cookiecutter\.")
+
+variants = pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+
+
+def _files(project: Path) -> list[Path]:
+    return [path for path in project.rglob("*") if path.is_file()]
+
+
+@variants
+def test_files_match_the_options(baked: Baked, variant: dict[str, str]) -> None:
+    project = baked(variant)
+    for axis, paths_by_value in VARIANT_FILES.items():
+        wanted = set(paths_by_value[variant[axis]])
+        for paths in paths_by_value.values():
+            for relative in paths:
+                assert (project / relative).exists() == (relative in wanted), relative
+    for expected in ("README.md", "pyproject.toml", "app/main.py", "migrations/env.py"):
+        assert (project / expected).is_file(), expected
+
+
+@variants
+def test_nothing_is_left_unrendered(baked: Baked, variant: dict[str, str]) -> None:
+    project = baked(variant)
+    leftovers = [
+        f"{path.relative_to(project)}: {match.group()}"
+        for path in _files(project)
+        for match in [LEFTOVER.search(path.read_text(encoding="utf-8"))]
+        if match
+    ]
+    assert leftovers == []
+    assert not [path for path in project.rglob("*") if "{" in path.name or "}" in path.name]
+
+
+@variants
+def test_config_files_parse(baked: Baked, variant: dict[str, str]) -> None:
+    project = baked(variant)
+    parsed = 0
+    for path in _files(project):
+        if path.suffix == ".toml":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+            parsed += 1
+        elif path.suffix in {".yaml", ".yml"}:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+            parsed += 1
+    assert parsed >= 2
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["requires-python"] == f">={variant['python_version']}"
+    assert pyproject["tool"]["mypy"]["python_version"] == variant["python_version"]
+
+
+@variants
+def test_lint_format_and_types_pass_as_rendered(
+    baked: Baked, variant: dict[str, str], worker_id: str
+) -> None:
+    project = baked(variant)
+    run(tool("ruff"), "check", "--no-cache", ".", cwd=project)
+    run(tool("ruff"), "format", "--check", "--no-cache", ".", cwd=project)
+    # One mypy cache per test process: third-party stubs are checked once, not per variant.
+    cache = ROOT / ".cache" / f"mypy-{worker_id}"
+    run(tool("mypy"), "--cache-dir", cache, cwd=project)
+
+
+@variants
+def test_generated_suite_passes_on_its_database(
+    baked: Baked, variant: dict[str, str], tmp_path: Path
+) -> None:
+    database = variant["database"]
+    require_server(database)
+    url = database_url(database, f"tpl_{variant_id(variant)}", tmp_path)
+    result = run(
+        tool("python"),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        cwd=baked(variant),
+        env={"DATABASE_URL": url, "COVERAGE_FILE": str(tmp_path / ".coverage")},
+    )
+    assert re.search(r"\d+ passed", result.stdout)
+    assert "Required test coverage of 90" in result.stdout
+
+
+@variants
+def test_migrations_upgrade_check_and_downgrade(
+    baked: Baked, variant: dict[str, str], tmp_path: Path
+) -> None:
+    database = variant["database"]
+    require_server(database)
+    name = f"tpl_mig_{variant_id(variant)}"
+    create_database(database, name)
+    env = {"DATABASE_URL": database_url(database, name, tmp_path)}
+    project = baked(variant)
+    alembic = tool("alembic")
+
+    upgraded = run(alembic, "upgrade", "head", cwd=project, env=env)
+    run(alembic, "check", cwd=project, env=env)
+    current = run(alembic, "current", cwd=project, env=env)
+    run(alembic, "downgrade", "base", cwd=project, env=env)
+    after = run(alembic, "current", cwd=project, env=env)
+
+    assert "Running upgrade  -> 0001" in upgraded.stderr
+    assert "0001 (head)" in current.stdout
+    assert "0001" not in after.stdout

@@ -31,7 +31,10 @@ variants = pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
 
 
 def _files(project: Path) -> list[Path]:
-    return [path for path in project.rglob("*") if path.is_file()]
+    """The rendered files, without bytecode that other tests' runs may have left beside them."""
+    return [
+        path for path in project.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    ]
 
 
 @variants

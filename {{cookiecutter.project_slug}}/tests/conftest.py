@@ -8,8 +8,8 @@ missing, so they never touch the development database.
 """
 {%- endif %}
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -22,9 +22,27 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
+{%- if cookiecutter.auth == "api_key" %}
+from app.core.auth import ALL_SCOPES
+{%- endif %}
 from app.core.config import Settings
 from app.db.base import Base
 from app.main import create_app
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+from app.services import audit, tokens, users
+{%- elif cookiecutter.auth == "api_key" %}
+from app.services import api_keys, audit
+{%- endif %}
+
+Serve = Callable[..., AbstractAsyncContextManager[AsyncClient]]
+{%- if cookiecutter.auth != "none" %}
+TEST_SECRET = "test-secret-that-is-long-enough-0123456789abcdef"
+TEST_ORIGIN = audit.Origin(actor="tests", client_address=None)
+{%- endif %}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+USER_EMAIL = "user@example.com"
+USER_PASSWORD = "correct horse battery"
+{%- endif %}
 
 
 @pytest.fixture(scope="session")
@@ -79,17 +97,14 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=SecretStr(database_url), environment="test")
-
-
-@asynccontextmanager
-async def serve(app: FastAPI, base_url: str = "http://localhost") -> AsyncIterator[AsyncClient]:
-    """Run the app's lifespan and talk to it in-process over HTTP."""
-    async with (
-        LifespanManager(app) as manager,
-        AsyncClient(transport=ASGITransport(app=manager.app), base_url=base_url) as http,
-    ):
-        yield http
+    return Settings(
+        _env_file=None,
+        database_url=SecretStr(database_url),
+        environment="test",
+{%- if cookiecutter.auth != "none" %}
+        secret_key=SecretStr(TEST_SECRET),
+{%- endif %}
+    )
 
 
 @pytest.fixture
@@ -99,10 +114,69 @@ async def clean_tables(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(table.delete())
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 
 @pytest.fixture
-async def client(settings: Settings, clean_tables: AsyncEngine) -> AsyncIterator[AsyncClient]:
-    """An HTTP client for a freshly started app on the test database."""
+async def credentials(settings: Settings, clean_tables: AsyncEngine) -> dict[str, str]:
+    """An `Authorization` header for an ordinary user (USER_EMAIL)."""
+    async with clean_tables.begin() as connection:
+        user = await users.create_user(connection, USER_EMAIL, USER_PASSWORD, TEST_ORIGIN)
+        pair = await tokens.issue_pair(connection, settings, user["id"], version=0)
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+{%- elif cookiecutter.auth == "api_key" %}
+
+
+@pytest.fixture
+async def credentials(settings: Settings, clean_tables: AsyncEngine) -> dict[str, str]:
+    """An `X-API-Key` header for a key holding every scope."""
+    async with clean_tables.begin() as connection:
+        created = await api_keys.create_key(
+            connection, settings, "tests", set(ALL_SCOPES), None, TEST_ORIGIN
+        )
+    return {"X-API-Key": created["key"]}
+{%- endif %}
+
+
+@pytest.fixture
+{%- if cookiecutter.auth != "none" %}
+def serve(credentials: dict[str, str]) -> Serve:
+    """Run an app's lifespan and talk to it in-process over HTTP, with `credentials`
+    unless other `headers` are given ({} for an anonymous caller)."""
+{%- else %}
+def serve(clean_tables: AsyncEngine) -> Serve:
+    """Run an app's lifespan and talk to it in-process over HTTP; tables are emptied after."""
+{%- endif %}
+
+    @asynccontextmanager
+    async def serve_app(
+        app: FastAPI, base_url: str = "http://localhost", headers: dict[str, str] | None = None
+    ) -> AsyncIterator[AsyncClient]:
+        async with (
+            LifespanManager(app) as manager,
+            AsyncClient(
+                transport=ASGITransport(app=manager.app),
+                base_url=base_url,
+{%- if cookiecutter.auth != "none" %}
+                headers=credentials if headers is None else headers,
+{%- else %}
+                headers=headers,
+{%- endif %}
+            ) as http,
+        ):
+            yield http
+
+    return serve_app
+
+
+@pytest.fixture
+async def client(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    """A client for a freshly started app, signed in as an ordinary user."""
+{%- elif cookiecutter.auth == "api_key" %}
+    """A client for a freshly started app, with an API key holding every scope."""
+{%- else %}
+    """A client for a freshly started app on the test database."""
+{%- endif %}
     async with serve(create_app(settings)) as http:
         yield http

@@ -1,9 +1,17 @@
 """Settings come from the environment, are validated, and pick the log format."""
 
 import pytest
+{%- if cookiecutter.auth != "none" %}
+from pydantic import SecretStr, ValidationError
+{%- else %}
 from pydantic import ValidationError
-
+{%- endif %}
+{% if cookiecutter.auth != "none" %}
+from app.core.config import DEVELOPMENT_SECRET, Settings
+from tests.conftest import TEST_SECRET
+{%- else %}
 from app.core.config import Settings
+{%- endif %}
 
 
 def test_lists_and_numbers_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,10 +41,44 @@ def test_invalid_values_stop_startup(
     [("production", True), ("development", False), ("test", False)],
 )
 def test_json_logs_in_production_only(environment: str, json_lines: bool) -> None:
+{%- if cookiecutter.auth != "none" %}
+    settings = Settings(
+        _env_file=None,
+        environment=environment,  # type: ignore[arg-type]
+        secret_key=SecretStr(TEST_SECRET),
+    )
+{%- else %}
     settings = Settings(_env_file=None, environment=environment)  # type: ignore[arg-type]
+{%- endif %}
     assert settings.log_json is json_lines
 
 
 def test_database_url_is_kept_secret() -> None:
     settings = Settings(_env_file=None)
     assert settings.database_url.get_secret_value() not in repr(settings)
+{%- if cookiecutter.auth != "none" %}
+
+
+@pytest.mark.parametrize("environment", ["production", "test"])
+@pytest.mark.parametrize(
+    "secret",
+    [None, DEVELOPMENT_SECRET, "short", "x" * 31],
+    ids=["missing", "placeholder", "5", "31"],
+)
+def test_weak_secret_stops_startup_outside_development(
+    environment: str, secret: str | None
+) -> None:
+    chosen = {} if secret is None else {"secret_key": SecretStr(secret)}
+    with pytest.raises(ValidationError, match="SECRET_KEY must be at least 32"):
+        Settings(_env_file=None, environment=environment, **chosen)  # type: ignore[arg-type]
+
+
+def test_development_runs_with_the_placeholder_secret() -> None:
+    settings = Settings(_env_file=None, environment="development")
+    assert settings.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+
+
+def test_a_long_random_secret_is_accepted_in_production() -> None:
+    settings = Settings(_env_file=None, environment="production", secret_key=SecretStr("x" * 32))
+    assert settings.environment == "production"
+{%- endif %}

@@ -10,6 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+{% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
+from app.api.deps import CurrentPrincipal
+{% endif -%}
 from app.core.config import Settings
 from app.core.deps import Connection
 from app.core.errors import ConflictError
@@ -18,7 +21,7 @@ from app.main import create_app
 from app.models import Item
 from app.schemas.item import ItemCreate
 from app.services import items
-from tests.conftest import serve
+from tests.conftest import Serve
 
 pytestmark = pytest.mark.anyio
 
@@ -76,9 +79,7 @@ async def test_validation_problem_lists_fields_without_echoing_input(client: Asy
 
 
 @pytest.fixture
-async def failing_client(
-    settings: Settings, clean_tables: AsyncEngine
-) -> AsyncIterator[AsyncClient]:
+async def failing_client(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
     """The real app plus routes that fail in the ways a real endpoint can."""
     app: FastAPI = create_app(settings)
 
@@ -91,9 +92,16 @@ async def failing_client(
         raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
 
     @app.post("/test/half-write")
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    async def half_write(connection: Connection, principal: CurrentPrincipal) -> None:
+        async with transaction(connection):
+            item = ItemCreate(title="never stored")
+            await items.create_item(connection, item, principal.user_id)
+{%- else %}
     async def half_write(connection: Connection) -> None:
         async with transaction(connection):
             await items.create_item(connection, ItemCreate(title="never stored"))
+{%- endif %}
             raise ConflictError("second statement broke a rule")
 
     async with serve(app) as http:

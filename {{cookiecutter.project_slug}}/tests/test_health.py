@@ -3,11 +3,10 @@
 import pytest
 from httpx import AsyncClient
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.conftest import serve
+from tests.conftest import Serve
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +33,7 @@ async def test_ready_when_the_database_answers(client: AsyncClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_not_ready_without_a_database(settings: Settings, clean_tables: AsyncEngine) -> None:
+async def test_not_ready_without_a_database(settings: Settings, serve: Serve) -> None:
     broken = settings.model_copy(
         update={"database_url": SecretStr(UNREACHABLE_DATABASE), "health_timeout": 1.0}
     )

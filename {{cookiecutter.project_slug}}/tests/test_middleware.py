@@ -4,11 +4,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.main import create_app
-from tests.conftest import serve
+from tests.conftest import Serve
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +49,7 @@ async def test_security_headers(client: AsyncClient) -> None:
     assert docs.headers["x-frame-options"] == "DENY"
 
 
-async def test_hsts_only_over_https(settings: Settings, clean_tables: AsyncEngine) -> None:
+async def test_hsts_only_over_https(settings: Settings, serve: Serve) -> None:
     async with serve(create_app(settings), base_url="https://localhost") as https:
         response = await https.get("/health/live")
     assert response.headers["strict-transport-security"].startswith("max-age=")
@@ -77,9 +76,7 @@ async def test_health_answers_any_host(client: AsyncClient) -> None:
 
 
 @pytest.fixture
-async def small_body_client(
-    settings: Settings, clean_tables: AsyncEngine
-) -> AsyncIterator[AsyncClient]:
+async def small_body_client(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
     async with serve(create_app(settings.model_copy(update={"max_body_bytes": 64}))) as http:
         yield http
 
@@ -120,7 +117,7 @@ async def test_malformed_content_length_is_400(client: AsyncClient) -> None:
 
 
 @pytest.fixture
-async def cors_client(settings: Settings, clean_tables: AsyncEngine) -> AsyncIterator[AsyncClient]:
+async def cors_client(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
     allowed = settings.model_copy(update={"cors_origins": ["https://app.example"]})
     async with serve(create_app(allowed)) as http:
         yield http

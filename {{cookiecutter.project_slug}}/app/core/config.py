@@ -1,10 +1,22 @@
 """Settings: one typed class read from the environment (and `.env`), validated at startup."""
 
 from functools import lru_cache
+{%- if cookiecutter.auth != "none" %}
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+{%- else %}
 from typing import Literal
 
 from pydantic import Field, SecretStr
+{%- endif %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- if cookiecutter.auth != "none" %}
+
+# Good enough to develop with, refused everywhere else (see `_refuse_weak_secret`).
+DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy-0123456789"  # noqa: S105
+_MIN_SECRET_BYTES = 32
+{%- endif %}
 
 
 class Settings(BaseSettings):
@@ -35,6 +47,36 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     health_timeout: float = Field(default=2.0, gt=0)
     docs_enabled: bool = True
+{%- if cookiecutter.auth != "none" %}
+{%- if cookiecutter.auth == "api_key" %}
+    # The key API-key hashes are made with (HMAC): a copy of the database cannot check keys.
+{%- else %}
+    # Signs tokens{% if cookiecutter.auth == "jwt_and_api_key" %} and keys API-key hashes (HMAC){% endif %}; changing it ends every session.
+{%- endif %}
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+{%- endif %}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    jwt_issuer: str = "{{ cookiecutter.project_slug }}"
+    jwt_audience: str = "{{ cookiecutter.project_slug }}-api"
+    registration_enabled: bool = True
+{%- endif %}
+{%- if cookiecutter.auth != "none" %}
+
+    @model_validator(mode="after")
+    def _refuse_weak_secret(self) -> Self:
+        """Outside development, a missing, placeholder or short secret stops the service."""
+        secret = self.secret_key.get_secret_value()
+        if self.environment != "development" and (
+            secret == DEVELOPMENT_SECRET or len(secret.encode()) < _MIN_SECRET_BYTES
+        ):
+            raise ValueError(
+                f"SECRET_KEY must be at least {_MIN_SECRET_BYTES} random bytes outside "
+                "development; make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self
+{%- endif %}
 
     @property
     def log_json(self) -> bool:

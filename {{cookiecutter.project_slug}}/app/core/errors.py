@@ -32,9 +32,32 @@ class DomainError(Exception):
 
     status: ClassVar[int] = HTTPStatus.BAD_REQUEST
 
+{%- if cookiecutter.auth != "none" %}
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
+{%- else %}
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+{%- endif %}
+{%- if cookiecutter.auth != "none" %}
+
+
+class UnauthorizedError(DomainError):
+    """No credentials, or credentials that do not identify an active caller."""
+
+    status = HTTPStatus.UNAUTHORIZED
+
+
+class ForbiddenError(DomainError):
+    """A known caller without the right to do this."""
+
+    status = HTTPStatus.FORBIDDEN
+{%- endif %}
 
 
 class NotFoundError(DomainError):
@@ -101,7 +124,11 @@ async def to_problem(request: Request, exc: Exception) -> Response:
     """The single translation from an exception to the problem document the client sees."""
     match exc:
         case DomainError():
+{%- if cookiecutter.auth != "none" %}
+            return problem_response(exc.status, exc.detail, headers=exc.headers)
+{%- else %}
             return problem_response(exc.status, exc.detail)
+{%- endif %}
         case HTTPException(status_code=HTTPStatus.METHOD_NOT_ALLOWED):
             # Starlette names only the first route's methods; list every route's on this path.
             headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}

@@ -4,7 +4,10 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_PAGE_SIZE = 100
+MAX_OFFSET = 1_000_000
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -31,3 +34,12 @@ def _as_utc(value: datetime) -> datetime:
 NO_NUL_PATTERN = r"^[^\x00]*$"
 StorableText = Annotated[str, Field(pattern=NO_NUL_PATTERN)]
 UTCDatetime = Annotated[datetime, BeforeValidator(_iso_8601_text), AfterValidator(_as_utc)]
+
+
+class PageQuery(BaseModel):
+    """Offset paging; unknown query parameters are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE, description="Entries per page.")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Entries to skip.")

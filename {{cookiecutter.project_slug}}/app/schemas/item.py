@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from app.models.item import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
-from app.schemas.common import StorableText, UTCDatetime
+from app.schemas.common import PageQuery, StorableText, UTCDatetime
 
 # At least one visible character and no NUL; length counts characters, as the columns do.
 Title = Annotated[
@@ -17,11 +17,11 @@ Title = Annotated[
 Description = Annotated[StorableText, Field(max_length=DESCRIPTION_MAX_LENGTH)]
 ItemSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "title", "-title"]
 
-MAX_PAGE_SIZE = 100
-MAX_OFFSET = 1_000_000
-
 _ITEM_EXAMPLE: dict[str, JsonValue] = {
     "id": "0f6a4f4e-8c1b-4a8e-9d5c-2b7d2f0c9a11",
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    "owner_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+{%- endif %}
     "title": "Write the quarterly report",
     "description": "Numbers from finance arrive on Monday.",
     "version": 1,
@@ -67,6 +67,9 @@ class ItemRead(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_ITEM_EXAMPLE]})
 
     id: uuid.UUID
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    owner_id: uuid.UUID
+{%- endif %}
     title: str
     description: str | None
     version: int = Field(description="Increases on every change; sent back as the ETag.")
@@ -89,13 +92,9 @@ class ItemPage(BaseModel):
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
 
 
-class ItemListQuery(BaseModel):
+class ItemListQuery(PageQuery):
     """Paging, filtering and sorting for the item list; unknown parameters are rejected."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Items to skip.")
     q: Annotated[StorableText, Field(max_length=TITLE_MAX_LENGTH)] | None = Field(
         default=None, description="Case-insensitive text the title must contain."
     )

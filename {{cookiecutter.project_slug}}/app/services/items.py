@@ -2,6 +2,11 @@
 
 Functions take the request's connection and return plain dicts; the router shapes them
 through the response model. No statement re-reads a row that the function already knows.
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+`owner_id` confines a call to one user's items (None: every item, for superusers). Another
+user's item is reported as missing, so nobody learns which ids exist.
+{%- endif %}
 """
 
 import uuid
@@ -17,7 +22,19 @@ from app.schemas.item import ItemCreate, ItemListQuery
 
 ItemRecord = dict[str, Any]
 
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+_COLUMNS = (
+    Item.id,
+    Item.owner_id,
+    Item.title,
+    Item.description,
+    Item.version,
+    Item.created_at,
+    Item.updated_at,
+)
+{%- else %}
 _COLUMNS = (Item.id, Item.title, Item.description, Item.version, Item.created_at, Item.updated_at)
+{%- endif %}
 _SORT_COLUMNS = {"created_at": Item.created_at, "updated_at": Item.updated_at, "title": Item.title}
 
 _SELECT_BY_ID = select(*_COLUMNS).where(Item.id == bindparam("item_id"))
@@ -27,16 +44,32 @@ _UPDATE_IF_VERSION = update(Item).where(
 )
 _DELETE = delete(Item).where(Item.id == bindparam("item_id"))
 _DELETE_IF_VERSION = _DELETE.where(Item.version == bindparam("expected_version"))
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+_OWNED = Item.owner_id == bindparam("owner_id")
+_SELECT_OWNED = _SELECT_BY_ID.where(_OWNED)
+_DELETE_OWNED = _DELETE.where(_OWNED)
+{%- endif %}
 
 _NOT_FOUND = "No item with this id."
 _STALE = "The item's current version does not match If-Match; fetch it again."
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+
+async def create_item(
+    connection: AsyncConnection, data: ItemCreate, owner_id: uuid.UUID
+) -> ItemRecord:
+{%- else %}
 
 
 async def create_item(connection: AsyncConnection, data: ItemCreate) -> ItemRecord:
+{%- endif %}
     """Insert a new item; id and timestamps are made here, so nothing is read back."""
     now = datetime.now(UTC)
     record: ItemRecord = {
         "id": uuid.uuid4(),
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+        "owner_id": owner_id,
+{%- endif %}
         "title": data.title,
         "description": data.description,
         "version": 1,
@@ -45,24 +78,49 @@ async def create_item(connection: AsyncConnection, data: ItemCreate) -> ItemReco
     }
     await connection.execute(_INSERT, record)
     return record
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+
+async def get_item(
+    connection: AsyncConnection, item_id: uuid.UUID, owner_id: uuid.UUID | None
+) -> ItemRecord:
+    if owner_id is None:
+        result = await connection.execute(_SELECT_BY_ID, {"item_id": item_id})
+    else:
+        result = await connection.execute(_SELECT_OWNED, {"item_id": item_id, "owner_id": owner_id})
+    row = result.mappings().first()
+{%- else %}
 
 
 async def get_item(connection: AsyncConnection, item_id: uuid.UUID) -> ItemRecord:
     row = (await connection.execute(_SELECT_BY_ID, {"item_id": item_id})).mappings().first()
+{%- endif %}
     if row is None:
         raise NotFoundError(_NOT_FOUND)
     return dict(row)
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+
+async def list_items(
+    connection: AsyncConnection, query: ItemListQuery, owner_id: uuid.UUID | None
+) -> tuple[list[ItemRecord], int | None]:
+{%- else %}
 
 
 async def list_items(
     connection: AsyncConnection, query: ItemListQuery
 ) -> tuple[list[ItemRecord], int | None]:
+{%- endif %}
     """One page of items, and the offset of the next page (None on the last page).
 
     One row more than the page is fetched to learn whether another page exists, which
     costs far less than counting every match.
     """
     statement = select(*_COLUMNS)
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    if owner_id is not None:
+        statement = statement.where(Item.owner_id == owner_id)
+{%- endif %}
     if query.q is not None:
         statement = statement.where(Item.title.icontains(query.q, autoescape=True))
     if query.created_after is not None:
@@ -84,13 +142,20 @@ async def update_item(
     item_id: uuid.UUID,
     changes: dict[str, Any],
     if_match: frozenset[int] | None,
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    owner_id: uuid.UUID | None,
+{%- endif %}
 ) -> ItemRecord:
     """Apply `changes` if the item still has a version in `if_match` (None: any version).
 
     The UPDATE only matches the version that was read, so a concurrent writer can never be
     silently overwritten: the loser gets 412 (it named a version) or 409 (it did not).
     """
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    current = await get_item(connection, item_id, owner_id)
+{%- else %}
     current = await get_item(connection, item_id)
+{%- endif %}
     if if_match is not None and current["version"] not in if_match:
         raise PreconditionFailedError(_STALE)
     if not changes:
@@ -105,6 +170,28 @@ async def update_item(
             raise PreconditionFailedError(_STALE)
         raise ConflictError("The item was changed by another request at the same time; retry.")
     return {**current, **values}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+
+async def delete_item(
+    connection: AsyncConnection,
+    item_id: uuid.UUID,
+    if_match: frozenset[int] | None,
+    owner_id: uuid.UUID | None,
+) -> None:
+    """Delete the item; with `if_match`, only while it still has one of those versions."""
+    if if_match is None:
+        if owner_id is None:
+            result = await connection.execute(_DELETE, {"item_id": item_id})
+        else:
+            result = await connection.execute(
+                _DELETE_OWNED, {"item_id": item_id, "owner_id": owner_id}
+            )
+        if result.rowcount != 1:
+            raise NotFoundError(_NOT_FOUND)
+        return
+    current = await get_item(connection, item_id, owner_id)
+{%- else %}
 
 
 async def delete_item(
@@ -117,6 +204,7 @@ async def delete_item(
             raise NotFoundError(_NOT_FOUND)
         return
     current = await get_item(connection, item_id)
+{%- endif %}
     if current["version"] not in if_match:
         raise PreconditionFailedError(_STALE)
     result = await connection.execute(

@@ -1,0 +1,123 @@
+"""API keys: create (the key is shown once), list and revoke."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+{% if cookiecutter.auth == "jwt_and_api_key" -%}
+from app.api.deps import ClientAddress, CurrentPrincipal, origin_of
+from app.core.deps import AppSettings, Connection
+from app.core.errors import ForbiddenError
+{%- else -%}
+from app.api.deps import Admin, ClientAddress, origin_of
+from app.core.deps import AppSettings, Connection
+{%- endif %}
+from app.schemas.api_key import ApiKeyCreate, ApiKeyCreated, ApiKeyPage
+from app.schemas.common import PageQuery
+from app.services import api_keys
+
+router = APIRouter(prefix="/api-keys", tags=["api keys"])
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    summary="Create an API key",
+    responses={403: {"description": "A scope you do not hold was asked for."}},
+)
+async def create_key(
+    body: ApiKeyCreate,
+    principal: CurrentPrincipal,
+    connection: Connection,
+    settings: AppSettings,
+    address: ClientAddress,
+) -> dict[str, Any]:
+    """Create a key owned by you, with at most the scopes you hold. The response carries the
+    key itself: store it now, it is never shown again."""
+    if not body.scopes <= principal.scopes:
+        raise ForbiddenError("A key cannot hold scopes its owner does not have.")
+    return await api_keys.create_key(
+        connection,
+        settings,
+        body.name,
+        set(body.scopes),
+        body.expires_at,
+        origin_of(principal, address),
+        owner_id=principal.user_id,
+    )
+
+
+@router.get("", response_model=ApiKeyPage, summary="List API keys")
+async def list_keys(
+    query: Annotated[PageQuery, Query()], principal: CurrentPrincipal, connection: Connection
+) -> dict[str, Any]:
+    """Your keys, oldest first; administrators see everyone's. Never the keys themselves."""
+    owner = None if principal.is_admin else principal.user_id
+    page, next_offset = await api_keys.list_keys(connection, query.limit, query.offset, owner)
+    return {"items": page, "limit": query.limit, "offset": query.offset, "next_offset": next_offset}
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key",
+    responses={404: {"description": "No active key of yours with this id."}},
+)
+async def revoke_key(
+    key_id: uuid.UUID, principal: CurrentPrincipal, connection: Connection, address: ClientAddress
+) -> None:
+    """Revoke one of your keys (administrators: any key). It stops working at once."""
+    owner = None if principal.is_admin else principal.user_id
+    await api_keys.revoke_key(connection, key_id, origin_of(principal, address), owner)
+{%- else %}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    summary="Create an API key",
+)
+async def create_key(
+    body: ApiKeyCreate,
+    principal: Admin,
+    connection: Connection,
+    settings: AppSettings,
+    address: ClientAddress,
+) -> dict[str, Any]:
+    """Create a key. The response carries the key itself: store it now, it is never shown
+    again. Needs the `admin` scope."""
+    return await api_keys.create_key(
+        connection,
+        settings,
+        body.name,
+        set(body.scopes),
+        body.expires_at,
+        origin_of(principal, address),
+    )
+
+
+@router.get("", response_model=ApiKeyPage, summary="List API keys")
+async def list_keys(
+    query: Annotated[PageQuery, Query()], _: Admin, connection: Connection
+) -> dict[str, Any]:
+    """Every key, oldest first, by prefix and name; never the keys. Needs `admin`."""
+    page, next_offset = await api_keys.list_keys(connection, query.limit, query.offset)
+    return {"items": page, "limit": query.limit, "offset": query.offset, "next_offset": next_offset}
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key",
+    responses={404: {"description": "No active key with this id."}},
+)
+async def revoke_key(
+    key_id: uuid.UUID, principal: Admin, connection: Connection, address: ClientAddress
+) -> None:
+    """Revoke a key; it stops working at once. Needs the `admin` scope."""
+    await api_keys.revoke_key(connection, key_id, origin_of(principal, address))
+{%- endif %}

@@ -1,0 +1,76 @@
+"""Sign-up, sign-in (OAuth2 password flow), token refresh and logout. All public."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, status
+
+from app.api.deps import ClientAddress, origin_of
+from app.core.auth import CHALLENGE
+from app.core.deps import AppSettings, Connection
+from app.core.errors import ForbiddenError, UnauthorizedError
+from app.schemas.token import RefreshRequest, SignInForm, TokenPair
+from app.schemas.user import UserRead, UserRegister
+from app.services import tokens, users
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong email or password, or an inactive user."}
+}
+_BAD_TOKEN: dict[int | str, dict[str, Any]] = {
+    401: {"description": "The refresh token is invalid, expired, used or revoked."}
+}
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    summary="Create an account",
+    responses={
+        403: {"description": "Registration is switched off."},
+        409: {"description": "The email is taken."},
+    },
+)
+async def register(
+    body: UserRegister, connection: Connection, settings: AppSettings, address: ClientAddress
+) -> dict[str, object]:
+    """Create an ordinary, active user. The server sets the id and every privilege."""
+    if not settings.registration_enabled:
+        raise ForbiddenError("Registration is switched off.")
+    return await users.create_user(connection, body.email, body.password, origin_of(None, address))
+
+
+@router.post("/token", response_model=TokenPair, summary="Sign in", responses=_BAD_CREDENTIALS)
+async def sign_in(
+    form: Annotated[SignInForm, Form()],
+    connection: Connection,
+    settings: AppSettings,
+    address: ClientAddress,
+) -> dict[str, object]:
+    """Trade an email (`username`) and password for an access and a refresh token."""
+    origin = origin_of(None, address)
+    signed_in = await users.sign_in(connection, form.username, form.password, origin)
+    if signed_in is None:
+        raise UnauthorizedError("Wrong email or password.", headers=CHALLENGE)
+    return await tokens.issue_pair(connection, settings, *signed_in)
+
+
+@router.post("/refresh", response_model=TokenPair, summary="Refresh tokens", responses=_BAD_TOKEN)
+async def refresh(
+    body: RefreshRequest, connection: Connection, settings: AppSettings, address: ClientAddress
+) -> dict[str, object]:
+    """Trade a refresh token for a new pair. Each refresh token works once: reusing one
+    revokes every token of that sign-in."""
+    return await tokens.rotate(connection, settings, body.refresh_token, origin_of(None, address))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out",
+    responses=_BAD_TOKEN,
+)
+async def logout(body: RefreshRequest, connection: Connection, settings: AppSettings) -> None:
+    """Revoke the refresh token; its access token expires on its own within minutes."""
+    await tokens.revoke(connection, settings, body.refresh_token)

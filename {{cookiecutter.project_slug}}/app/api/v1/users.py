@@ -1,0 +1,109 @@
+"""Your own account, and user administration for superusers."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, status
+
+from app.api.deps import Admin, ClientAddress, CurrentPrincipal, origin_of
+from app.core.deps import Connection
+from app.schemas.common import PageQuery
+from app.schemas.user import PasswordChange, ProfileUpdate, UserAdminUpdate, UserPage, UserRead
+from app.services import users
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No user with this id."}}
+_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The email is taken."}}
+
+
+@router.get("/me", response_model=UserRead, summary="Get your account")
+async def read_me(principal: CurrentPrincipal, connection: Connection) -> dict[str, Any]:
+    """The account of the caller."""
+    return await users.get_user(connection, principal.user_id)
+
+
+@router.patch("/me", response_model=UserRead, summary="Update your account", responses=_TAKEN)
+async def update_me(
+    body: ProfileUpdate,
+    principal: CurrentPrincipal,
+    connection: Connection,
+    address: ClientAddress,
+) -> dict[str, Any]:
+    """Change your email address."""
+    return await users.update_user(
+        connection,
+        principal.user_id,
+        body.model_dump(exclude_unset=True),
+        origin_of(principal, address),
+    )
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change your password",
+    responses={400: {"description": "The current password is not correct."}},
+)
+async def change_password(
+    body: PasswordChange,
+    principal: CurrentPrincipal,
+    connection: Connection,
+    address: ClientAddress,
+) -> None:
+    """Set a new password. Every token issued before stops working at once."""
+    await users.change_password(
+        connection,
+        principal.user_id,
+        body.current_password,
+        body.new_password,
+        origin_of(principal, address),
+    )
+
+
+@router.get("", response_model=UserPage, summary="List users")
+async def list_users(
+    query: Annotated[PageQuery, Query()], _: Admin, connection: Connection
+) -> dict[str, Any]:
+    """Every user, oldest first. Superusers only."""
+    page, next_offset = await users.list_users(connection, query.limit, query.offset)
+    return {"items": page, "limit": query.limit, "offset": query.offset, "next_offset": next_offset}
+
+
+@router.get("/{user_id}", response_model=UserRead, summary="Get a user", responses=_NOT_FOUND)
+async def read_user(user_id: uuid.UUID, _: Admin, connection: Connection) -> dict[str, Any]:
+    """One user. Superusers only."""
+    return await users.get_user(connection, user_id)
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    summary="Update a user",
+    responses={**_NOT_FOUND, **_TAKEN},
+)
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserAdminUpdate,
+    principal: Admin,
+    connection: Connection,
+    address: ClientAddress,
+) -> dict[str, Any]:
+    """Change a user's email, activity or superuser flag. Deactivation voids every token of
+    that user at once. Superusers only."""
+    return await users.update_user(
+        connection, user_id, body.model_dump(exclude_none=True), origin_of(principal, address)
+    )
+
+
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a user",
+    responses=_NOT_FOUND,
+)
+async def delete_user(
+    user_id: uuid.UUID, principal: Admin, connection: Connection, address: ClientAddress
+) -> None:
+    """Delete a user with their items and tokens. Superusers only."""
+    await users.delete_user(connection, user_id, origin_of(principal, address))

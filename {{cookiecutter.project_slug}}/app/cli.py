@@ -1,0 +1,114 @@
+"""Command-line tasks, run as `{{ cookiecutter.project_slug }} <command>`.
+
+{%- if cookiecutter.auth == "api_key" %}
+
+`create-api-key` makes the first key with the `admin` scope; admin keys manage the others
+over the API. No HTTP route can create a key without one.
+{%- else %}
+
+`create-superuser` makes the first administrator; no HTTP route can create privileged users.
+The password is read from standard input when it is not a terminal (for scripts), else
+prompted for twice.
+{%- endif %}
+"""
+
+import argparse
+import asyncio
+{%- if cookiecutter.auth != "api_key" %}
+import getpass
+{%- endif %}
+import sys
+from collections.abc import Sequence
+
+{% if cookiecutter.auth == "api_key" -%}
+from app.core.auth import ALL_SCOPES
+from app.core.config import get_settings
+from app.db.engine import create_engine
+from app.services import api_keys, audit
+{%- else -%}
+from pydantic import ValidationError
+
+from app.core.config import get_settings
+from app.core.errors import DomainError
+from app.db.engine import create_engine
+from app.schemas.user import UserRegister
+from app.services import audit, users
+{%- endif %}
+
+_ORIGIN = audit.Origin(actor="cli", client_address=None)
+{%- if cookiecutter.auth == "api_key" %}
+
+
+async def _create_api_key(name: str, scopes: set[str]) -> str:
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            created = await api_keys.create_key(connection, settings, name, scopes, None, _ORIGIN)
+    finally:
+        await engine.dispose()
+    return str(created["key"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-api-key", help="create an API key and print it once")
+    create.add_argument("--name", required=True, help="what the key is for")
+    create.add_argument(
+        "--scope",
+        dest="scopes",
+        action="append",
+        choices=sorted(ALL_SCOPES),
+        help="a scope to grant; repeat for several (default: all of them)",
+    )
+    args = parser.parse_args(argv)
+    key = asyncio.run(_create_api_key(args.name, set(args.scopes or ALL_SCOPES)))
+    print(key)
+    return 0
+{%- else %}
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise SystemExit("error: the passwords differ")
+    return password
+
+
+async def _create_superuser(email: str, password: str) -> None:
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await users.create_user(connection, email, password, _ORIGIN, is_superuser=True)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-superuser", help="create an administrator account")
+    create.add_argument("--email", required=True)
+    args = parser.parse_args(argv)
+    try:  # the same rules as sign-up
+        account = UserRegister(email=args.email, password=_read_password())
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"error: {error['loc'][0]}: {error['msg']}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_create_superuser(account.email, account.password))
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    print(f"created superuser {args.email}")
+    return 0
+{%- endif %}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

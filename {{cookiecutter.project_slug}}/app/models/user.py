@@ -1,0 +1,26 @@
+"""People who sign in with an email and a password."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+
+EMAIL_MAX_LENGTH = 254
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # Stored lower-cased, so the unique constraint is case-insensitive on every database.
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool]
+    is_superuser: Mapped[bool]
+    # Part of every token; raising it (password change, deactivation) voids all of them.
+    token_version: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

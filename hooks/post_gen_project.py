@@ -46,8 +46,12 @@ def next_steps(context: dict[str, object]) -> str:
     ]
     if context["database"] != "sqlite":
         lines.append("  docker compose up -d db   # or point DATABASE_URL at your own server")
+    lines.append("  alembic upgrade head")
+    if context["auth"] in ("jwt", "jwt_and_api_key"):
+        lines.append(f"  {slug} create-superuser --email you@example.com")
+    elif context["auth"] == "api_key":
+        lines.append(f'  {slug} create-api-key --name "first admin"')
     lines += [
-        "  alembic upgrade head",
         "  uvicorn app.main:create_app --factory --reload   # then open http://127.0.0.1:8000/docs",
         "  pytest",
     ]

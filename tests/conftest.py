@@ -24,10 +24,16 @@ CHOICES: dict[str, list[str]] = {axis: COOKIECUTTER_JSON[axis] for axis in AXES}
 DATABASES = CHOICES["database"]
 PYTHON_VERSIONS = CHOICES["python_version"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+DEFAULTS = {axis: values[0] for axis, values in CHOICES.items()}
 
-# Every combination of every option axis.
+# Every combination of every option axis: rendered, linted and type-checked.
 VARIANTS: list[dict[str, str]] = [
     dict(zip(AXES, values, strict=True)) for values in itertools.product(*CHOICES.values())
+]
+# The Python version changes configuration only, so the projects' own suites and migrations
+# run once per combination of the other axes (on the Python running these tests).
+RUNTIME_VARIANTS = [
+    variant for variant in VARIANTS if variant["python_version"] == DEFAULTS["python_version"]
 ]
 
 SERVERS = {"postgresql": ("127.0.0.1", 5432), "mysql": ("127.0.0.1", 3306)}

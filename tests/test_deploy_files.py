@@ -25,14 +25,15 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.conftest import AXES, CHOICES, DATABASES, run, variant_id
+from tests.conftest import CHOICES, DATABASES, DEFAULTS, run, variant_id
 
 Baked = Callable[[dict[str, str]], Path]
 
-DEFAULTS = {axis: CHOICES[axis][0] for axis in AXES}
 # Every database on the default Python, and one more Python to show that the choice propagates.
 CASES = [{**DEFAULTS, "database": database} for database in DATABASES]
 CASES.append({**DEFAULTS, "database": "postgresql", "python_version": "3.12"})
+# And every other way to authenticate, whose settings and secrets the files must carry.
+CASES += [{**DEFAULTS, "auth": auth} for auth in CHOICES["auth"][1:]]
 SERVER_CASES = [case for case in CASES if case["database"] != "sqlite"]
 SQLITE_CASES = [case for case in CASES if case["database"] == "sqlite"]
 
@@ -351,6 +352,19 @@ def test_compose_services_match_the_database(project: Path, variant: dict[str, s
             if not source.startswith((".", "/", "~")):
                 used.add(source)
     assert used == set(compose.get("volumes") or {})
+
+
+def test_compose_demands_a_secret_key_exactly_when_there_is_auth(
+    project: Path, variant: dict[str, str]
+) -> None:
+    for service in _yaml(project, "compose.yaml")["services"].values():
+        if "build" in service:
+            secret = _environment(service).get("SECRET_KEY")
+            if variant["auth"] == "none":
+                assert secret is None
+            else:
+                assert secret is not None
+                assert secret.startswith("${SECRET_KEY:?")
 
 
 @pytest.mark.parametrize("variant", SERVER_CASES, ids=variant_id)

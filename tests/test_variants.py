@@ -12,6 +12,7 @@ import yaml
 
 from tests.conftest import (
     ROOT,
+    RUNTIME_VARIANTS,
     VARIANT_FILES,
     VARIANTS,
     create_database,
@@ -28,6 +29,7 @@ Baked = Callable[[dict[str, str]], Path]
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|cookiecutter\.")
 
 variants = pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+runtime_variants = pytest.mark.parametrize("variant", RUNTIME_VARIANTS, ids=variant_id)
 
 
 def _files(project: Path) -> list[Path]:
@@ -91,7 +93,7 @@ def test_lint_format_and_types_pass_as_rendered(
     run(tool("mypy"), "--cache-dir", cache, cwd=project)
 
 
-@variants
+@runtime_variants
 def test_generated_suite_passes_on_its_database(
     baked: Baked, variant: dict[str, str], tmp_path: Path
 ) -> None:
@@ -112,7 +114,7 @@ def test_generated_suite_passes_on_its_database(
     assert "Required test coverage of 90" in result.stdout
 
 
-@variants
+@runtime_variants
 def test_migrations_upgrade_check_and_downgrade(
     baked: Baked, variant: dict[str, str], tmp_path: Path
 ) -> None:

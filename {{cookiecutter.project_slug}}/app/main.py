@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description={{ cookiecutter.description | python_string }},
         version=__version__,
         lifespan=lifespan,
+        redirect_slashes=False,  # a redirect would echo the Host header; 404 is the answer
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     install_error_handlers(app)

@@ -2,17 +2,32 @@
 
 import asyncio
 from logging.config import fileConfig
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
 from app.core.config import get_settings
 from app.db.base import Base
+from app.db.types import UTCDateTime
 
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name)
+
+
+def _render_item(kind: str, obj: object, autogen: AutogenContext) -> str | Literal[False]:
+    """Write the app's column types as plain SQLAlchemy ones, so revisions never import app."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+{%- if cookiecutter.database == "mysql" %}
+        autogen.imports.add("from sqlalchemy.dialects import mysql")
+        return "mysql.DATETIME(fsp=6)"
+{%- else %}
+        return "sa.DateTime(timezone=True)"
+{%- endif %}
+    return False
 
 
 def _configure(connection: Connection) -> None:
@@ -20,6 +35,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=Base.metadata,
         compare_type=True,
+        render_item=_render_item,
 {%- if cookiecutter.database == "sqlite" %}
         render_as_batch=True,  # SQLite can alter a table only by copying it
 {%- endif %}

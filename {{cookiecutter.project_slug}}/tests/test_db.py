@@ -78,6 +78,42 @@ async def test_transaction_rolls_back_on_error(settings: Settings, probes: Async
     await engine.dispose()
 
 
+async def test_nested_transactions_join_the_outer_one(
+    settings: Settings, probes: AsyncEngine
+) -> None:
+    engine = create_engine(settings)
+    now = datetime.now(UTC)
+    async with engine.connect() as connection:
+
+        async def outer_fails_after_inner_succeeds() -> None:
+            async with transaction(connection):
+                await connection.execute(insert(_probes), _probe(now))
+                async with transaction(connection):
+                    await connection.execute(insert(_probes), _probe(now))
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            await outer_fails_after_inner_succeeds()
+    await engine.dispose()
+
+    assert await _count(probes) == 0
+
+
+async def test_reads_inside_a_transaction_see_one_snapshot_of_own_writes(
+    settings: Settings, probes: AsyncEngine
+) -> None:
+    engine = create_engine(settings)
+    now = datetime.now(UTC)
+    async with engine.connect() as connection, transaction(connection):
+        await connection.execute(insert(_probes), _probe(now))
+        inside = await connection.scalar(select(func.count()).select_from(_probes))
+        outside = await _count(probes)  # another connection does not see it yet
+    await engine.dispose()
+
+    assert (inside, outside) == (1, 0)
+    assert await _count(probes) == 1
+
+
 async def test_datetimes_round_trip_as_utc(probes: AsyncEngine) -> None:
     moment = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-5)))
     async with probes.connect() as connection:

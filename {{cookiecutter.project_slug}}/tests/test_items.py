@@ -1,5 +1,6 @@
 """The item resource end to end: HTTP in, real database, HTTP out."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -297,6 +298,44 @@ async def test_if_match_prevents_lost_updates(client: AsyncClient) -> None:
     assert (await client.get(url)).json()["title"] == "alice"
 
 
+async def test_concurrent_updates_with_the_same_if_match_let_exactly_one_win(
+    client: AsyncClient,
+) -> None:
+    item = await create(client, "contended")
+    url = f"{ITEMS}/{item['id']}"
+
+    responses = await asyncio.gather(
+        *(
+            client.patch(url, json={"title": f"writer {n}"}, headers={"If-Match": '"1"'})
+            for n in range(8)
+        )
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [412] * 7
+    winner = next(response.json() for response in responses if response.status_code == 200)
+    assert (await client.get(url)).json() == winner
+    assert winner["version"] == 2
+
+
+async def test_concurrent_updates_without_if_match_lose_nothing(client: AsyncClient) -> None:
+    item = await create(client, "counter")
+    url = f"{ITEMS}/{item['id']}"
+
+    responses = await asyncio.gather(
+        *(client.patch(url, json={"description": f"writer {n}"}) for n in range(5))
+    )
+
+    applied = [response for response in responses if response.status_code == 200]
+    assert {response.status_code for response in responses} <= {200, 409}
+    assert applied
+    # Every accepted change produced its own version: none overwrote another unseen.
+    assert sorted(response.json()["version"] for response in applied) == list(
+        range(2, 2 + len(applied))
+    )
+    assert (await client.get(url)).json()["version"] == 1 + len(applied)
+
+
 @pytest.mark.parametrize("header", ['"2", "1"', "*", ' "1" '])
 async def test_if_match_accepts_any_listed_version(client: AsyncClient, header: str) -> None:
     item = await create(client, "v1")
@@ -308,7 +347,7 @@ async def test_if_match_accepts_any_listed_version(client: AsyncClient, header: 
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("header", ['W/"1"', "1", '""', "garbage", '"9' + "9" * 40 + '"'])
+@pytest.mark.parametrize("header", ['W/"1"', "1", '""', "garbage", '"' + "9" * 5000 + '"'])
 async def test_malformed_if_match_fails_the_precondition(client: AsyncClient, header: str) -> None:
     item = await create(client, "v1")
     url = f"{ITEMS}/{item['id']}"

@@ -55,7 +55,7 @@ def test_configure_logging_installs_one_root_handler(json_lines: bool) -> None:
     configure_logging("WARNING", json_lines=json_lines)
 
     root = logging.getLogger()
-    handler = root.handlers[-1]
+    (handler,) = root.handlers
     assert root.level == logging.WARNING
     assert isinstance(handler.formatter, JsonFormatter) is json_lines
     assert logging.getLogger("uvicorn.access").propagate is False

@@ -4,8 +4,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from httpx import AsyncClient
+from starlette.types import Message, Receive, Scope, Send
 
 from app.core.config import Settings
+from app.core.middleware import BodySizeLimitMiddleware
 from app.main import create_app
 from tests.conftest import Serve
 
@@ -55,7 +57,16 @@ async def test_hsts_only_over_https(settings: Settings, serve: Serve) -> None:
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
 
-@pytest.mark.parametrize("host", ["evil.example", "localhost.evil.example", "127.0.0.2:8000"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "evil.example",
+        "localhost.evil.example",
+        "127.0.0.2:8000",
+        "[::1]evil.example",
+        "localhost:x",
+    ],
+)
 async def test_untrusted_host_is_rejected(client: AsyncClient, host: str) -> None:
     response = await client.get(ITEMS, headers={"Host": host})
 
@@ -75,6 +86,13 @@ async def test_health_answers_any_host(client: AsyncClient) -> None:
     assert response.status_code == 200
 
 
+async def test_no_redirect_echoes_an_untrusted_host(client: AsyncClient) -> None:
+    for path in ("/health/live/", f"{ITEMS}/"):
+        response = await client.get(path, headers={"Host": "evil.example"})
+        assert response.status_code in {400, 404}, path
+        assert "location" not in response.headers
+
+
 @pytest.fixture
 async def small_body_client(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
     async with serve(create_app(settings.model_copy(update={"max_body_bytes": 64}))) as http:
@@ -87,6 +105,25 @@ async def test_declared_oversized_body_is_413(small_body_client: AsyncClient) ->
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert (await small_body_client.get(ITEMS)).json()["items"] == []
+
+
+async def test_declared_oversized_body_is_refused_before_reading_it() -> None:
+    sent: list[Message] = []
+
+    async def never_called_app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not run")
+
+    async def receive() -> Message:
+        raise AssertionError("the body must not be read")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    limited = BodySizeLimitMiddleware(never_called_app, max_bytes=64)
+    scope = {"type": "http", "headers": [(b"content-length", b"65")]}
+    await limited(scope, receive, send)
+
+    assert sent[0]["status"] == 413
 
 
 async def test_streamed_oversized_body_is_413(small_body_client: AsyncClient) -> None:

@@ -1,5 +1,6 @@
 """Make the OpenAPI document tell the truth about errors: every 4xx/5xx is problem+json."""
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -27,10 +28,10 @@ def _use_problem_documents(document: dict[str, Any]) -> None:
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             if "requestBody" in operation:
-                operation["responses"].update(_BODY_ERRORS)
+                operation["responses"].update(copy.deepcopy(_BODY_ERRORS))
             for code, response in operation.get("responses", {}).items():
                 if code[0] in "45":
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": _PROBLEM_REF}}
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}
 
 
 def install_problem_openapi(app: FastAPI) -> None:

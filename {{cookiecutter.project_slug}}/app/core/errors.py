@@ -104,11 +104,25 @@ def problem_response(
     )
 
 
+# Bounds on what a validation problem repeats back: a body of many or huge unknown keys
+# must not turn into a response many times its size.
+_MAX_FIELD_PROBLEMS = 20
+_MAX_LOC_LENGTH = 64
+
+
+def _shortened(part: int | str) -> int | str:
+    return part[:_MAX_LOC_LENGTH] if isinstance(part, str) else part
+
+
 def _validation_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """Where and why each field failed; the rejected input is not echoed (secrets, size)."""
+    """Where and why fields failed, without the rejected values (secrets, size)."""
     return [
-        {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
-        for error in exc.errors()
+        {
+            "loc": [_shortened(part) for part in error["loc"]],
+            "msg": error["msg"],
+            "type": error["type"],
+        }
+        for error in exc.errors()[:_MAX_FIELD_PROBLEMS]
     ]
 
 
@@ -146,13 +160,17 @@ async def to_problem(request: Request, exc: Exception) -> Response:
             return problem_response(
                 HTTPStatus.CONFLICT, "The change conflicts with data that already exists."
             )
-        case _:
-            logger.error("database unavailable: %s", exc.__class__.__name__)
+        case OperationalError() | InterfaceError() | PoolTimeoutError() | ConnectionError():
+            # The driver's own message; SQLAlchemy's would add the statement and its values.
+            cause = getattr(exc, "orig", None) or exc
+            logger.error("database unavailable: %s: %s", type(cause).__name__, cause)
             return problem_response(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 "The database is unavailable; try again shortly.",
                 headers={"Retry-After": "5"},
             )
+        case _:  # only the classes registered below arrive here
+            raise exc
 
 
 def install_error_handlers(app: FastAPI) -> None:

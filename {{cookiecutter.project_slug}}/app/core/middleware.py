@@ -74,7 +74,7 @@ class RequestContextMiddleware:
         extra_headers = [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
         if not scope["path"].startswith(_DOCS_PATHS):
             extra_headers.append(_API_CSP)
-        if scope["scheme"] == "https":
+        if scope.get("scheme") == "https":
             extra_headers.append(_HSTS)
 
         async def send_with_headers(message: Message) -> None:
@@ -88,9 +88,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
+            if response_started:  # too late for a problem document; let the server close
+                error_logger.warning(
+                    "failed after responding to %s %s", scope["method"], scope["path"]
+                )
+                raise
             error_logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            if not response_started:
-                await _send_problem(send_with_headers, 500, "An unexpected error occurred.")
+            await _send_problem(send_with_headers, 500, "An unexpected error occurred.")
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 2)
             access_logger.info(
@@ -112,8 +116,10 @@ class RequestContextMiddleware:
 class TrustedHostMiddleware:
     """Rejects requests whose Host header is not listed, with a problem document.
 
-    Health probes are exempt: orchestrators call them by pod or container address.
+    The two health probes are exempt: orchestrators call them by pod or container address.
     """
+
+    _EXEMPT = frozenset({"/health/live", "/health/ready"})
 
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
         self.app = app
@@ -124,7 +130,7 @@ class TrustedHostMiddleware:
         if (
             scope["type"] != "http"
             or self.allow_any
-            or scope["path"].startswith("/health/")
+            or scope["path"] in self._EXEMPT
             or _host_without_port(Headers(scope=scope).get("host", "")) in self.allowed
         ):
             await self.app(scope, receive, send)
@@ -132,11 +138,13 @@ class TrustedHostMiddleware:
         await _send_problem(send, 400, "The Host header names a host this service does not serve.")
 
 
-def _host_without_port(host: str) -> str:
-    host = host.lower()
-    if host.startswith("["):  # [::1]:8000
-        return host.split("]", 1)[0] + "]"
-    return host.split(":", 1)[0]
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]]*)(?::[0-9]{1,5})?")
+
+
+def _host_without_port(host: str) -> str | None:
+    """`example.com:8000` -> `example.com`, `[::1]:8000` -> `[::1]`; None when malformed."""
+    match = _HOST.fullmatch(host.lower())
+    return match.group(1) if match else None
 
 
 class BodySizeLimitMiddleware:
@@ -152,7 +160,7 @@ class BodySizeLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):
                 await _send_problem(send, 400, "Content-Length must be a whole number of bytes.")
                 return
             if int(declared) > self.max_bytes:

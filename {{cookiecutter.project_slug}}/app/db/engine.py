@@ -1,12 +1,13 @@
 """The async engine, and the one way to run several statements as a unit.
 
 The engine runs in autocommit: a read is one round trip with no BEGIN, no COMMIT and no
-rollback when the connection goes back to the pool. Writes that need more than one
+ROLLBACK when the connection goes back to the pool. Writes that need more than one
 statement to be atomic say so with `transaction()`.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 {% if cookiecutter.database == "sqlite" -%}
 from sqlalchemy import event
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 {%- endif %}
 
 from app.core.config import Settings
+
+_open_transaction: ContextVar[AsyncConnection | None] = ContextVar("open_transaction", default=None)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -31,6 +34,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         echo=settings.database_echo,
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
+        skip_autocommit_rollback=True,
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_timeout=settings.database_pool_timeout,
@@ -58,15 +62,25 @@ async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnect
     """Run the block in one database transaction: all of it commits, or none of it.
 
     The connection leaves autocommit for the block and returns to it afterwards, so the
-    reads before and after stay single round trips.
+    reads before and after stay single round trips. A block inside another block on the
+    same connection joins the outer transaction.
     """
+    if _open_transaction.get() is connection:
+        yield connection
+        return
     if connection.in_transaction():
         await connection.commit()  # close SQLAlchemy's autobegun marker; autocommit did the rest
     await connection.execution_options(
         isolation_level=connection.dialect.default_isolation_level,
     )
+    token = _open_transaction.set(connection)
     try:
         async with connection.begin():
+{%- if cookiecutter.database == "sqlite" %}
+            # pysqlite would only begin before the first write; reads belong inside too.
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+{%- endif %}
             yield connection
     finally:
+        _open_transaction.reset(token)
         await connection.execution_options(isolation_level="AUTOCOMMIT")

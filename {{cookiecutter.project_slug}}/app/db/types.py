@@ -20,7 +20,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 {%- if cookiecutter.database == "postgresql" %}
 
     PostgreSQL stores `timestamptz` and asyncpg reads it back in UTC; this type only refuses
-    naive values, which the server would otherwise read in its own time zone.
+    naive values, which asyncpg would otherwise read in the process's local time zone.
 {%- elif cookiecutter.database == "mysql" %}
 
     MySQL's DATETIME has no time zone and drops microseconds unless asked, so values are

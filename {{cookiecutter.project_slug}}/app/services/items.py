@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from app.models.item import Item
+from app.schemas.common import MAX_OFFSET
 from app.schemas.item import ItemCreate, ItemListQuery
 
 ItemRecord = dict[str, Any]
@@ -52,6 +53,7 @@ _DELETE_OWNED = _DELETE.where(_OWNED)
 
 _NOT_FOUND = "No item with this id."
 _STALE = "The item's current version does not match If-Match; fetch it again."
+_ATTEMPTS = 3
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 
@@ -132,9 +134,10 @@ async def list_items(
     statement = statement.order_by(*order).limit(query.limit + 1).offset(query.offset)
 
     rows = (await connection.execute(statement)).mappings().all()
-    has_more = len(rows) > query.limit
-    next_offset = query.offset + query.limit if has_more else None
-    return [dict(row) for row in rows[: query.limit]], next_offset
+    next_offset = query.offset + query.limit
+    # None on the last page, and past the last offset the API accepts.
+    has_next = len(rows) > query.limit and next_offset <= MAX_OFFSET
+    return [dict(row) for row in rows[: query.limit]], next_offset if has_next else None
 
 
 async def update_item(
@@ -148,28 +151,30 @@ async def update_item(
 ) -> ItemRecord:
     """Apply `changes` if the item still has a version in `if_match` (None: any version).
 
-    The UPDATE only matches the version that was read, so a concurrent writer can never be
-    silently overwritten: the loser gets 412 (it named a version) or 409 (it did not).
+    The UPDATE only matches the version that was read, so a concurrent writer is never
+    silently overwritten. A caller that named a version and lost the race gets 412; one that
+    did not is retried on the fresh row, and gets 409 only under sustained contention.
     """
+    for _ in range(_ATTEMPTS):
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
-    current = await get_item(connection, item_id, owner_id)
+        current = await get_item(connection, item_id, owner_id)
 {%- else %}
-    current = await get_item(connection, item_id)
+        current = await get_item(connection, item_id)
 {%- endif %}
-    if if_match is not None and current["version"] not in if_match:
-        raise PreconditionFailedError(_STALE)
-    if not changes:
-        return current
-    values = {**changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-    result = await connection.execute(
-        _UPDATE_IF_VERSION,
-        {**values, "item_id": item_id, "expected_version": current["version"]},
-    )
-    if result.rowcount != 1:
+        if if_match is not None and current["version"] not in if_match:
+            raise PreconditionFailedError(_STALE)
+        if not changes:
+            return current
+        values = {**changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
+        result = await connection.execute(
+            _UPDATE_IF_VERSION,
+            {**values, "item_id": item_id, "expected_version": current["version"]},
+        )
+        if result.rowcount == 1:
+            return {**current, **values}
         if if_match is not None:
             raise PreconditionFailedError(_STALE)
-        raise ConflictError("The item was changed by another request at the same time; retry.")
-    return {**current, **values}
+    raise ConflictError("The item is being changed by other requests; retry.")
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 

@@ -57,6 +57,7 @@ def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedPro
         ("version=1.0.0-beta.x", "ERROR: version '1.0.0-beta.x' is not a PEP 440 version"),
         ("python_version=3.10", "3.10 provided for choice variable python_version"),
         ("database=oracle", "oracle provided for choice variable database"),
+        ("auth=oauth", "oauth provided for choice variable auth"),
     ],
 )
 def test_bad_answer_stops_with_a_clear_message(tmp_path: Path, answer: str, message: str) -> None:
@@ -95,7 +96,8 @@ def _default_context() -> dict[str, object]:
 
 
 @pytest.mark.parametrize(
-    ("axis", "value"), [("database", "oracle"), ("python_version", "2.7"), ("database", "")]
+    ("axis", "value"),
+    [("database", "oracle"), ("python_version", "2.7"), ("database", ""), ("auth", "basic")],
 )
 def test_hook_refuses_unknown_choices_on_its_own(tmp_path: Path, axis: str, value: str) -> None:
     result = _run_pre_gen({**_default_context(), axis: value}, tmp_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -44,18 +45,19 @@ def _inputs_digest() -> str:
 
 
 def variant_requirements() -> list[str]:
-    """Runtime and dev dependencies of every database variant (runs inside .venv)."""
+    """Runtime and dev dependencies of every variant (runs inside .venv)."""
     from cookiecutter.main import cookiecutter
 
     options = json.loads((ROOT / "cookiecutter.json").read_text())
+    axes = list(options["_variant_files"])
     requirements: set[str] = set()
     with tempfile.TemporaryDirectory() as scratch:
-        for database in options["database"]:
+        for number, values in enumerate(itertools.product(*(options[axis] for axis in axes))):
             project = cookiecutter(
                 str(ROOT),
                 no_input=True,
-                extra_context={"database": database},
-                output_dir=str(Path(scratch) / database),
+                extra_context=dict(zip(axes, values, strict=True)),
+                output_dir=str(Path(scratch) / str(number)),
             )
             pyproject = tomllib.loads((Path(project) / "pyproject.toml").read_text())
             requirements.update(pyproject["project"]["dependencies"])

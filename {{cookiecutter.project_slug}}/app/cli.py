@@ -20,22 +20,38 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 {% if cookiecutter.auth == "api_key" -%}
 from app.core.auth import ALL_SCOPES
 from app.core.config import get_settings
+from app.core.logging import configure_logging
 from app.db.engine import create_engine
+from app.schemas.api_key import ApiKeyCreate
 from app.services import api_keys, audit
 {%- else -%}
-from pydantic import ValidationError
-
 from app.core.config import get_settings
 from app.core.errors import DomainError
+from app.core.logging import configure_logging
 from app.db.engine import create_engine
 from app.schemas.user import UserRegister
 from app.services import audit, users
 {%- endif %}
 
 _ORIGIN = audit.Origin(actor="cli", client_address=None)
+
+
+def _refuse(error: ValidationError) -> int:
+    """Report each invalid field; exit with the status argparse gives bad usage."""
+    for problem in error.errors():
+        print(f"error: {problem['loc'][0]}: {problem['msg']}", file=sys.stderr)
+    return 2
+
+
+def _start_logging() -> None:
+    """Audit events are logged as well as stored, as in the service."""
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
 {%- if cookiecutter.auth == "api_key" %}
 
 
@@ -63,8 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a scope to grant; repeat for several (default: all of them)",
     )
     args = parser.parse_args(argv)
-    key = asyncio.run(_create_api_key(args.name, set(args.scopes or ALL_SCOPES)))
-    print(key)
+    try:  # the same rules as over the API
+        request = ApiKeyCreate.model_validate(
+            {"name": args.name, "scopes": args.scopes or ALL_SCOPES}
+        )
+    except ValidationError as exc:
+        return _refuse(exc)
+    _start_logging()
+    print(asyncio.run(_create_api_key(request.name, set(request.scopes))))
     return 0
 {%- else %}
 
@@ -97,9 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # the same rules as sign-up
         account = UserRegister(email=args.email, password=_read_password())
     except ValidationError as exc:
-        for error in exc.errors():
-            print(f"error: {error['loc'][0]}: {error['msg']}", file=sys.stderr)
-        return 2
+        return _refuse(exc)
+    _start_logging()
     try:
         asyncio.run(_create_superuser(account.email, account.password))
     except DomainError as exc:

@@ -19,7 +19,11 @@ from pydantic import SecretStr
 {%- if cookiecutter.database != "sqlite" %}
 from sqlalchemy import make_url, text
 {%- endif %}
+{%- if cookiecutter.database == "sqlite" %}
+from sqlalchemy.ext.asyncio import AsyncEngine
+{%- else %}
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+{%- endif %}
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
 {%- if cookiecutter.auth == "api_key" %}
@@ -27,6 +31,7 @@ from app.core.auth import ALL_SCOPES
 {%- endif %}
 from app.core.config import Settings
 from app.db.base import Base
+from app.db.engine import create_engine
 from app.main import create_app
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 from app.services import audit, tokens, users
@@ -85,17 +90,6 @@ async def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """Schema built from the models once per run (the app itself only ever migrates)."""
-    engine = create_async_engine(database_url)
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
-        await connection.run_sync(Base.metadata.create_all)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(
         _env_file=None,
@@ -105,6 +99,20 @@ def settings(database_url: str) -> Settings:
         secret_key=SecretStr(TEST_SECRET),
 {%- endif %}
     )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The app's own engine (autocommit), on a schema built from the models once per run.
+
+    The application itself only ever migrates; the migrations are tested separately.
+    """
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture
@@ -120,7 +128,7 @@ async def clean_tables(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def credentials(settings: Settings, clean_tables: AsyncEngine) -> dict[str, str]:
     """An `Authorization` header for an ordinary user (USER_EMAIL)."""
-    async with clean_tables.begin() as connection:
+    async with clean_tables.connect() as connection:
         user = await users.create_user(connection, USER_EMAIL, USER_PASSWORD, TEST_ORIGIN)
         pair = await tokens.issue_pair(connection, settings, user["id"], version=0)
     return {"Authorization": f"Bearer {pair['access_token']}"}
@@ -130,7 +138,7 @@ async def credentials(settings: Settings, clean_tables: AsyncEngine) -> dict[str
 @pytest.fixture
 async def credentials(settings: Settings, clean_tables: AsyncEngine) -> dict[str, str]:
     """An `X-API-Key` header for a key holding every scope."""
-    async with clean_tables.begin() as connection:
+    async with clean_tables.connect() as connection:
         created = await api_keys.create_key(
             connection, settings, "tests", set(ALL_SCOPES), None, TEST_ORIGIN
         )

@@ -37,6 +37,9 @@ class Principal:
     user_id: uuid.UUID  # the user, or the owner of the API key used
 {%- endif %}
     scopes: frozenset[str]
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    credential: Literal["token", "api_key"] = "token"
+{%- endif %}
 
     @property
     def is_admin(self) -> bool:

@@ -14,9 +14,9 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def _iso_8601_text(value: object) -> object:
     """Accept only ISO 8601 text, as documented; pydantic would also take Unix numbers."""
-    if isinstance(value, str) and not _ISO_DATE.match(value):
-        raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z")
-    return value
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z")
 
 
 def _as_utc(value: datetime) -> datetime:

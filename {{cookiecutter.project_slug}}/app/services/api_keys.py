@@ -11,6 +11,7 @@ from app.core.auth import Principal
 from app.core.config import Settings
 from app.core.errors import NotFoundError
 from app.core.keys import generate_key, hash_key, key_matches, key_prefix
+from app.db.engine import transaction
 from app.models.api_key import ApiKey
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 from app.models.user import User
@@ -91,17 +92,18 @@ async def create_key(
         "revoked_at": None,
         "created_at": datetime.now(UTC),
     }
-    await connection.execute(
-        _INSERT,
-        {
-            **row,
-            "key_hash": hash_key(key, settings.secret_key),
+    async with transaction(connection):  # the key and its audit event, or neither
+        await connection.execute(
+            _INSERT,
+            {
+                **row,
+                "key_hash": hash_key(key, settings.secret_key),
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
-            "user_id": owner_id,
+                "user_id": owner_id,
 {%- endif %}
-        },
-    )
-    await audit.record(connection, "api_key_created", origin, target=f"api_key:{row['id']}")
+            },
+        )
+        await audit.record(connection, "api_key_created", origin, target=f"api_key:{row['id']}")
     return {**_public(row), "key": key}
 
 
@@ -147,13 +149,13 @@ async def revoke_key(
     """Revoke a key for good; revoking it again changes nothing."""
     statement = _REVOKE
 {%- endif %}
-    result = await connection.execute(
-        statement,
-        {"key_id": key_id, "revoked_at": datetime.now(UTC)},
-    )
-    if result.rowcount != 1:
-        raise NotFoundError("No active API key with this id.")
-    await audit.record(connection, "api_key_revoked", origin, target=f"api_key:{key_id}")
+    async with transaction(connection):
+        result = await connection.execute(
+            statement, {"key_id": key_id, "revoked_at": datetime.now(UTC)}
+        )
+        if result.rowcount != 1:
+            raise NotFoundError("No active API key with this id.")
+        await audit.record(connection, "api_key_revoked", origin, target=f"api_key:{key_id}")
 
 
 async def principal_for_key(
@@ -180,7 +182,9 @@ async def principal_for_key(
     scopes = frozenset(row.scopes.split())
     if not row.is_superuser:
         scopes -= {"admin"}
-    return Principal(subject=f"api_key:{row.id}", user_id=row.user_id, scopes=scopes)
+    return Principal(
+        subject=f"api_key:{row.id}", user_id=row.user_id, scopes=scopes, credential="api_key"
+    )
 {%- else %}
     return Principal(subject=f"api_key:{row.id}", scopes=frozenset(row.scopes.split()))
 {%- endif %}

@@ -33,8 +33,9 @@ _MARK_USED = update(RefreshToken).where(
 _REVOKE_ONE = update(RefreshToken).where(
     RefreshToken.id == bindparam("token_id"), RefreshToken.revoked_at.is_(None)
 )
+# Bind names must differ from column names: SQLAlchemy reserves those for the SET clause.
 _REVOKE_FAMILY = update(RefreshToken).where(
-    RefreshToken.family_id == bindparam("family_id"), RefreshToken.revoked_at.is_(None)
+    RefreshToken.family_id == bindparam("family"), RefreshToken.revoked_at.is_(None)
 )
 
 _INVALID = "The refresh token is invalid, expired or revoked."
@@ -104,9 +105,7 @@ async def rotate(
         if state.used_at is not None:
             reused = True
             now = datetime.now(UTC)
-            await connection.execute(
-                _REVOKE_FAMILY, {"family_id": state.family_id, "revoked_at": now}
-            )
+            await connection.execute(_REVOKE_FAMILY, {"family": state.family_id, "revoked_at": now})
             await audit.record(
                 connection, "refresh_token_reused", origin, target=f"user:{claims.user_id}"
             )

@@ -13,6 +13,7 @@ from app.core.config import Settings
 from app.core.errors import ConflictError, DomainError, NotFoundError
 from app.core.passwords import hash_password, verify_password
 from app.core.tokens import decode_token
+from app.db.engine import transaction
 from app.models.user import User
 from app.services import audit
 
@@ -67,12 +68,13 @@ async def create_user(
     }
     password_hash = await hash_password(password)
     try:
-        await connection.execute(
-            _INSERT, {**record, "password_hash": password_hash, "token_version": 0}
-        )
+        async with transaction(connection):  # the change and its audit event, or neither
+            await connection.execute(
+                _INSERT, {**record, "password_hash": password_hash, "token_version": 0}
+            )
+            await audit.record(connection, "user_created", origin, target=f"user:{record['id']}")
     except IntegrityError:
         raise ConflictError(_EMAIL_TAKEN) from None
-    await audit.record(connection, "user_created", origin, target=f"user:{record['id']}")
     return record
 
 
@@ -149,11 +151,12 @@ async def update_user(
     if values.get("is_active") is False:
         statement = _UPDATE.values(token_version=User.token_version + 1)
     try:
-        await connection.execute(statement, {**values, "user_id": user_id})
+        async with transaction(connection):
+            await connection.execute(statement, {**values, "user_id": user_id})
+            if values.get("is_active") is False:
+                await audit.record(connection, "user_deactivated", origin, target=f"user:{user_id}")
     except IntegrityError:
         raise ConflictError(_EMAIL_TAKEN) from None
-    if values.get("is_active") is False:
-        await audit.record(connection, "user_deactivated", origin, target=f"user:{user_id}")
     return {**current, **values}
 
 
@@ -169,21 +172,20 @@ async def change_password(
     matches, _ = await verify_password(current_password, password_hash)
     if not matches:
         raise DomainError("The current password is not correct.")
-    await connection.execute(
-        _UPDATE.values(token_version=User.token_version + 1),
-        {
-            "user_id": user_id,
-            "password_hash": await hash_password(new_password),
-            "updated_at": datetime.now(UTC),
-        },
-    )
-    await audit.record(connection, "password_changed", origin, target=f"user:{user_id}")
+    new_hash = await hash_password(new_password)
+    async with transaction(connection):
+        await connection.execute(
+            _UPDATE.values(token_version=User.token_version + 1),
+            {"user_id": user_id, "password_hash": new_hash, "updated_at": datetime.now(UTC)},
+        )
+        await audit.record(connection, "password_changed", origin, target=f"user:{user_id}")
 
 
 async def delete_user(
     connection: AsyncConnection, user_id: uuid.UUID, origin: audit.Origin
 ) -> None:
-    result = await connection.execute(_DELETE, {"user_id": user_id})
-    if result.rowcount != 1:
-        raise NotFoundError(_NOT_FOUND)
-    await audit.record(connection, "user_deleted", origin, target=f"user:{user_id}")
+    async with transaction(connection):
+        result = await connection.execute(_DELETE, {"user_id": user_id})
+        if result.rowcount != 1:
+            raise NotFoundError(_NOT_FOUND)
+        await audit.record(connection, "user_deleted", origin, target=f"user:{user_id}")

@@ -3,13 +3,16 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
-
 {% if cookiecutter.auth == "jwt_and_api_key" -%}
+from fastapi import APIRouter, Depends, Query, status
+
 from app.api.deps import ClientAddress, CurrentPrincipal, origin_of
+from app.core.auth import Principal
 from app.core.deps import AppSettings, Connection
 from app.core.errors import ForbiddenError
 {%- else -%}
+from fastapi import APIRouter, Query, status
+
 from app.api.deps import Admin, ClientAddress, origin_of
 from app.core.deps import AppSettings, Connection
 {%- endif %}
@@ -21,16 +24,32 @@ router = APIRouter(prefix="/api-keys", tags=["api keys"])
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 
 
+def key_manager(principal: CurrentPrincipal) -> Principal:
+    """A signed-in user, or an admin key: an ordinary key cannot mint keys that would outlive
+    its own revocation, nor revoke its owner's other keys."""
+    if principal.credential == "api_key" and not principal.is_admin:
+        raise ForbiddenError("Manage API keys while signed in, or with an admin key.")
+    return principal
+
+
+KeyManager = Annotated[Principal, Depends(key_manager)]
+_KEY_CALLER: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Called with an API key that lacks the admin scope."}
+}
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     summary="Create an API key",
-    responses={403: {"description": "A scope you do not hold was asked for."}},
+    responses={
+        403: {"description": "A scope you do not hold was asked for, or a key without admin."}
+    },
 )
 async def create_key(
     body: ApiKeyCreate,
-    principal: CurrentPrincipal,
+    principal: KeyManager,
     connection: Connection,
     settings: AppSettings,
     address: ClientAddress,
@@ -50,9 +69,9 @@ async def create_key(
     )
 
 
-@router.get("", response_model=ApiKeyPage, summary="List API keys")
+@router.get("", response_model=ApiKeyPage, summary="List API keys", responses=_KEY_CALLER)
 async def list_keys(
-    query: Annotated[PageQuery, Query()], principal: CurrentPrincipal, connection: Connection
+    query: Annotated[PageQuery, Query()], principal: KeyManager, connection: Connection
 ) -> dict[str, Any]:
     """Your keys, oldest first; administrators see everyone's. Never the keys themselves."""
     owner = None if principal.is_admin else principal.user_id
@@ -64,10 +83,10 @@ async def list_keys(
     "/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke an API key",
-    responses={404: {"description": "No active key of yours with this id."}},
+    responses={**_KEY_CALLER, 404: {"description": "No active key of yours with this id."}},
 )
 async def revoke_key(
-    key_id: uuid.UUID, principal: CurrentPrincipal, connection: Connection, address: ClientAddress
+    key_id: uuid.UUID, principal: KeyManager, connection: Connection, address: ClientAddress
 ) -> None:
     """Revoke one of your keys (administrators: any key). It stops working at once."""
     owner = None if principal.is_admin else principal.user_id

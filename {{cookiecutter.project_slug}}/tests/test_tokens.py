@@ -1,0 +1,513 @@
+"""Sign-in, tokens and their attacks: forged, stale, replayed and revoked tokens all get a 401."""
+
+import base64
+import json
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import bcrypt
+import jwt
+import pytest
+from httpx import AsyncClient, Response
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.config import Settings
+from app.core.passwords import PASSWORD_MAX_LENGTH
+from app.main import create_app
+from app.models.audit_event import AuditEvent
+from app.models.user import User
+from app.services import users
+from tests.conftest import TEST_ORIGIN, TEST_SECRET, USER_EMAIL, USER_PASSWORD, Serve
+
+pytestmark = pytest.mark.anyio
+
+TOKEN = "/api/v1/auth/token"
+REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
+ME = "/api/v1/users/me"
+OTHER_EMAIL = "other@example.com"
+OTHER_PASSWORD = "another good password"
+
+
+@pytest.fixture
+async def anonymous(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
+    """A client without credentials; the user USER_EMAIL exists."""
+    async with serve(create_app(settings), headers={}) as http:
+        yield http
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def sign_in(
+    http: AsyncClient, email: str = USER_EMAIL, password: str = USER_PASSWORD
+) -> dict[str, Any]:
+    """The token pair of a successful sign-in through the OAuth2 form."""
+    response = await http.post(TOKEN, data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    pair: dict[str, Any] = response.json()
+    return pair
+
+
+async def refresh(http: AsyncClient, refresh_token: str) -> Response:
+    return await http.post(REFRESH, json={"refresh_token": refresh_token})
+
+
+async def add_user(engine: AsyncEngine, email: str, password: str) -> uuid.UUID:
+    async with engine.connect() as connection:
+        user = await users.create_user(connection, email, password, TEST_ORIGIN)
+    user_id: uuid.UUID = user["id"]
+    return user_id
+
+
+async def user_id_of(http: AsyncClient, pair: dict[str, Any]) -> uuid.UUID:
+    response = await http.get(ME, headers=bearer(pair["access_token"]))
+    assert response.status_code == 200, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+def assert_unauthorized(response: Response) -> None:
+    """A 401 problem document that challenges for a bearer token."""
+    assert response.status_code == 401, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 401
+    assert response.headers["www-authenticate"].split(",")[0].strip() == "Bearer"
+
+
+def claims(settings: Settings, user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
+    """Valid access-token claims; `changes` replace claims (a timedelta is taken from now)."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "sub": str(user_id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": str(uuid.uuid4()),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "typ": "access",
+        "ver": 0,
+    }
+    for name, value in changes.items():
+        values[name] = now + value if isinstance(value, timedelta) else value
+    return values
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def unsigned(payload: dict[str, Any]) -> str:
+    """A token with `alg: none` and no signature at all."""
+    header = b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    body = b64(json.dumps(payload, default=lambda moment: int(moment.timestamp())).encode())
+    return f"{header}.{body}."
+
+
+# Sign-in
+
+
+async def test_sign_in_returns_a_pair_whose_access_token_works(
+    anonymous: AsyncClient, settings: Settings
+) -> None:
+    response = await anonymous.post(
+        TOKEN, data={"grant_type": "password", "username": USER_EMAIL, "password": USER_PASSWORD}
+    )
+
+    assert response.status_code == 200, response.text
+    pair = response.json()
+    assert set(pair) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert pair["token_type"] == "bearer"
+    assert pair["expires_in"] == settings.access_token_minutes * 60
+    assert pair["access_token"] != pair["refresh_token"]
+    me = await anonymous.get(ME, headers=bearer(pair["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["email"] == USER_EMAIL
+
+
+async def test_sign_in_ignores_the_letter_case_of_the_email(anonymous: AsyncClient) -> None:
+    pair = await sign_in(anonymous, USER_EMAIL.upper())
+
+    assert (await anonymous.get(ME, headers=bearer(pair["access_token"]))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [(USER_EMAIL, "wrong password"), ("nobody@example.com", USER_PASSWORD)],
+    ids=["wrong-password", "unknown-email"],
+)
+async def test_bad_credentials_are_401(anonymous: AsyncClient, email: str, password: str) -> None:
+    response = await anonymous.post(TOKEN, data={"username": email, "password": password})
+
+    assert_unauthorized(response)
+    assert response.json()["detail"] == "Wrong email or password."
+
+
+async def test_unknown_email_costs_as_much_as_a_wrong_password(anonymous: AsyncClient) -> None:
+    """Timing must not reveal which emails have accounts (medians, so noise evens out)."""
+
+    async def seconds(email: str, password: str) -> float:
+        start = time.perf_counter()
+        response = await anonymous.post(TOKEN, data={"username": email, "password": password})
+        elapsed = time.perf_counter() - start
+        assert response.status_code == 401
+        return elapsed
+
+    await seconds("nobody@example.com", "wrong password")  # warm-up
+    unknown, wrong = [], []
+    for _ in range(5):
+        unknown.append(await seconds("nobody@example.com", "wrong password"))
+        wrong.append(await seconds(USER_EMAIL, "wrong password"))
+
+    assert statistics.median(unknown) >= statistics.median(wrong) / 2
+
+
+# Password hashes
+
+
+async def add_bcrypt_user(engine: AsyncEngine, email: str, password: str) -> uuid.UUID:
+    """A user whose password hash predates argon2 (made with bcrypt directly)."""
+    user_id, now = uuid.uuid4(), datetime.now(UTC)
+    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    async with engine.connect() as connection:
+        await connection.execute(
+            insert(User),
+            {
+                "id": user_id,
+                "email": email,
+                "password_hash": password_hash,
+                "is_active": True,
+                "is_superuser": False,
+                "token_version": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    return user_id
+
+
+async def stored_hash(engine: AsyncEngine, user_id: uuid.UUID) -> str:
+    async with engine.connect() as connection:
+        return str(await connection.scalar(select(User.password_hash).where(User.id == user_id)))
+
+
+async def test_bcrypt_hash_verifies_and_is_rehashed_to_argon2(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    user_id = await add_bcrypt_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    assert (await stored_hash(clean_tables, user_id)).startswith("$2b$")
+
+    await sign_in(anonymous, OTHER_EMAIL, OTHER_PASSWORD)
+
+    assert (await stored_hash(clean_tables, user_id)).startswith("$argon2id$")
+    await sign_in(anonymous, OTHER_EMAIL, OTHER_PASSWORD)  # the new hash verifies too
+
+
+async def test_wrong_password_leaves_a_bcrypt_hash_alone(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    user_id = await add_bcrypt_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+
+    response = await anonymous.post(TOKEN, data={"username": OTHER_EMAIL, "password": "wrong!!"})
+
+    assert_unauthorized(response)
+    assert (await stored_hash(clean_tables, user_id)).startswith("$2b$")
+
+
+async def test_password_over_72_bytes_against_bcrypt_is_401_not_500(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    await add_bcrypt_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    long_password = OTHER_PASSWORD + "x" * 80  # bcrypt itself refuses more than 72 bytes
+
+    response = await anonymous.post(
+        TOKEN, data={"username": OTHER_EMAIL, "password": long_password}
+    )
+
+    assert_unauthorized(response)
+
+
+async def test_password_over_the_maximum_length_is_422_not_500(
+    anonymous: AsyncClient, client: AsyncClient
+) -> None:
+    too_long = "x" * (PASSWORD_MAX_LENGTH + 1)
+
+    responses = [
+        await anonymous.post(
+            "/api/v1/auth/register", json={"email": "new@example.com", "password": too_long}
+        ),
+        await anonymous.post(TOKEN, data={"username": USER_EMAIL, "password": too_long}),
+        await client.post(
+            f"{ME}/password",
+            json={"current_password": USER_PASSWORD, "new_password": too_long},
+        ),
+    ]
+
+    assert [response.status_code for response in responses] == [422, 422, 422]
+    assert all(r.headers["content-type"] == "application/problem+json" for r in responses)
+
+
+async def test_password_at_the_maximum_length_works(anonymous: AsyncClient) -> None:
+    longest = "é" * PASSWORD_MAX_LENGTH  # two bytes each in UTF-8
+    response = await anonymous.post(
+        "/api/v1/auth/register", json={"email": "new@example.com", "password": longest}
+    )
+    assert response.status_code == 201, response.text
+
+    await sign_in(anonymous, "new@example.com", longest)
+
+
+# Forged and broken access tokens
+
+
+async def test_a_hand_made_token_with_every_claim_is_accepted(
+    anonymous: AsyncClient, settings: Settings
+) -> None:
+    """The control for the forgeries below: only what they change makes them fail."""
+    user_id = await user_id_of(anonymous, await sign_in(anonymous))
+    token = jwt.encode(claims(settings, user_id), TEST_SECRET, algorithm="HS256")
+
+    response = await anonymous.get(ME, headers=bearer(token))
+
+    assert response.status_code == 200
+    assert response.json()["id"] == str(user_id)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {
+            "exp": timedelta(seconds=-30),
+            "iat": timedelta(minutes=-10),
+            "nbf": timedelta(minutes=-10),
+        },
+        {"nbf": timedelta(minutes=10)},
+        {"typ": "refresh", "fam": str(uuid.uuid4())},
+        {"typ": "id"},
+        {"aud": "another-api"},
+        {"iss": "someone-else"},
+        {"ver": 1},
+        {"ver": "0"},
+        {"sub": "admin"},
+        {"sub": str(uuid.uuid4())},
+    ],
+    ids=[
+        "expired",
+        "not-yet-valid",
+        "refresh-type",
+        "unknown-type",
+        "wrong-audience",
+        "wrong-issuer",
+        "other-version",
+        "version-not-an-integer",
+        "subject-not-a-uuid",
+        "unknown-subject",
+    ],
+)
+async def test_token_with_bad_claims_is_401(
+    anonymous: AsyncClient, settings: Settings, changes: dict[str, Any]
+) -> None:
+    user_id = await user_id_of(anonymous, await sign_in(anonymous))
+    token = jwt.encode(claims(settings, user_id, **changes), TEST_SECRET, algorithm="HS256")
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(token)))
+
+
+@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "typ", "ver"])
+async def test_token_missing_a_required_claim_is_401(
+    anonymous: AsyncClient, settings: Settings, missing: str
+) -> None:
+    user_id = await user_id_of(anonymous, await sign_in(anonymous))
+    payload = claims(settings, user_id)
+    del payload[missing]
+    token = jwt.encode(payload, TEST_SECRET, algorithm="HS256")
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(token)))
+
+
+async def test_unsigned_alg_none_token_is_401(anonymous: AsyncClient, settings: Settings) -> None:
+    user_id = await user_id_of(anonymous, await sign_in(anonymous))
+
+    assert_unauthorized(
+        await anonymous.get(ME, headers=bearer(unsigned(claims(settings, user_id))))
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm"),
+    [("another-secret-that-is-long-enough-0123456789", "HS256"), (TEST_SECRET, "HS384")],
+    ids=["another-key", "another-algorithm"],
+)
+async def test_token_signed_otherwise_is_401(
+    anonymous: AsyncClient, settings: Settings, key: str, algorithm: str
+) -> None:
+    user_id = await user_id_of(anonymous, await sign_in(anonymous))
+    token = jwt.encode(claims(settings, user_id), key, algorithm=algorithm)
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(token)))
+
+
+async def test_tampered_payload_is_401(anonymous: AsyncClient, clean_tables: AsyncEngine) -> None:
+    """Another user's id in `sub`, keeping the original signature."""
+    other_id = await add_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    token = (await sign_in(anonymous))["access_token"]
+    header, payload, signature = token.split(".")
+    forged_claims = {**json.loads(unb64(payload)), "sub": str(other_id)}
+    forged = f"{header}.{b64(json.dumps(forged_claims).encode())}.{signature}"
+
+    assert (await anonymous.get(ME, headers=bearer(token))).status_code == 200
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(forged)))
+
+
+@pytest.mark.parametrize(
+    "token", ["", "garbage", "a.b.c", "Bearer"], ids=["empty", "word", "dots", "scheme"]
+)
+async def test_malformed_bearer_token_is_401(anonymous: AsyncClient, token: str) -> None:
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(token)))
+
+
+async def test_missing_credentials_are_401(anonymous: AsyncClient) -> None:
+    assert_unauthorized(await anonymous.get(ME))
+
+
+async def test_refresh_token_used_as_access_token_is_401(anonymous: AsyncClient) -> None:
+    pair = await sign_in(anonymous)
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(pair["refresh_token"])))
+
+
+async def test_access_token_used_to_refresh_is_401(anonymous: AsyncClient) -> None:
+    pair = await sign_in(anonymous)
+
+    assert_unauthorized(await refresh(anonymous, pair["access_token"]))
+    assert (await refresh(anonymous, pair["refresh_token"])).status_code == 200
+
+
+# Tokens of users who changed
+
+
+async def test_tokens_of_a_deleted_user_are_401(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    user_id = await add_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    pair = await sign_in(anonymous, OTHER_EMAIL, OTHER_PASSWORD)
+    async with clean_tables.connect() as connection:
+        await connection.execute(delete(User).where(User.id == user_id))
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(pair["access_token"])))
+    assert_unauthorized(await refresh(anonymous, pair["refresh_token"]))
+
+
+async def test_tokens_of_a_deactivated_user_are_401(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    user_id = await add_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    pair = await sign_in(anonymous, OTHER_EMAIL, OTHER_PASSWORD)
+    async with clean_tables.connect() as connection:
+        await connection.execute(update(User).where(User.id == user_id).values(is_active=False))
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(pair["access_token"])))
+    assert_unauthorized(await refresh(anonymous, pair["refresh_token"]))
+    assert_unauthorized(
+        await anonymous.post(TOKEN, data={"username": OTHER_EMAIL, "password": OTHER_PASSWORD})
+    )
+
+
+async def test_tokens_issued_before_a_password_change_are_401(anonymous: AsyncClient) -> None:
+    before = await sign_in(anonymous)
+    changed = await anonymous.post(
+        f"{ME}/password",
+        json={"current_password": USER_PASSWORD, "new_password": "a brand new password"},
+        headers=bearer(before["access_token"]),
+    )
+    assert changed.status_code == 204, changed.text
+
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(before["access_token"])))
+    assert_unauthorized(await refresh(anonymous, before["refresh_token"]))
+    after = await sign_in(anonymous, USER_EMAIL, "a brand new password")
+    assert (await anonymous.get(ME, headers=bearer(after["access_token"]))).status_code == 200
+
+
+# Refresh and logout
+
+
+async def test_refresh_rotates_the_pair(anonymous: AsyncClient) -> None:
+    first = await sign_in(anonymous)
+
+    response = await refresh(anonymous, first["refresh_token"])
+
+    assert response.status_code == 200, response.text
+    second = response.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert (await anonymous.get(ME, headers=bearer(second["access_token"]))).status_code == 200
+    assert (await refresh(anonymous, second["refresh_token"])).status_code == 200
+
+
+async def test_a_refresh_token_works_only_once(anonymous: AsyncClient) -> None:
+    pair = await sign_in(anonymous)
+
+    assert (await refresh(anonymous, pair["refresh_token"])).status_code == 200
+    assert_unauthorized(await refresh(anonymous, pair["refresh_token"]))
+
+
+async def test_reusing_a_refresh_token_revokes_its_family(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    stolen = await sign_in(anonymous)
+    user_id = await user_id_of(anonymous, stolen)
+    other_session = await sign_in(anonymous)
+    rotated = await refresh(anonymous, stolen["refresh_token"])
+    assert rotated.status_code == 200
+    newest = rotated.json()
+
+    reuse = await refresh(anonymous, stolen["refresh_token"])
+
+    assert_unauthorized(reuse)
+    assert "already used" in reuse.json()["detail"]
+    assert_unauthorized(await refresh(anonymous, newest["refresh_token"]))
+    # Only that sign-in is revoked: another session of the same user goes on.
+    assert (await refresh(anonymous, other_session["refresh_token"])).status_code == 200
+    async with clean_tables.connect() as connection:
+        targets = await connection.scalars(
+            select(AuditEvent.target).where(AuditEvent.action == "refresh_token_reused")
+        )
+        assert list(targets) == [f"user:{user_id}"]
+
+
+async def test_logout_revokes_the_refresh_token(anonymous: AsyncClient) -> None:
+    pair = await sign_in(anonymous)
+
+    response = await anonymous.post(LOGOUT, json={"refresh_token": pair["refresh_token"]})
+
+    assert response.status_code == 204
+    assert_unauthorized(await refresh(anonymous, pair["refresh_token"]))
+
+
+async def test_logout_does_not_touch_other_sessions(anonymous: AsyncClient) -> None:
+    leaving, staying = await sign_in(anonymous), await sign_in(anonymous)
+
+    await anonymous.post(LOGOUT, json={"refresh_token": leaving["refresh_token"]})
+
+    assert (await refresh(anonymous, staying["refresh_token"])).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c"], ids=["word", "dots"])
+async def test_logout_with_garbage_is_401(anonymous: AsyncClient, token: str) -> None:
+    assert_unauthorized(await anonymous.post(LOGOUT, json={"refresh_token": token}))
+
+
+async def test_logout_with_an_access_token_is_401(anonymous: AsyncClient) -> None:
+    pair = await sign_in(anonymous)
+
+    assert_unauthorized(await anonymous.post(LOGOUT, json={"refresh_token": pair["access_token"]}))

@@ -72,8 +72,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
+{%- if cookiecutter.auth == "jwt" %}
+            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+{%- elif cookiecutter.auth == "api_key" %}
+            allow_headers=["Content-Type", "If-Match", "X-API-Key", "X-Request-ID"],
+{%- elif cookiecutter.auth == "jwt_and_api_key" %}
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
+{%- else %}
             allow_headers=["Content-Type", "If-Match", "X-Request-ID"],
+{%- endif %}
+{%- if cookiecutter.auth != "none" %}
+            expose_headers=["ETag", "Location", "WWW-Authenticate", "X-Request-ID"],
+{%- else %}
             expose_headers=["ETag", "Location", "X-Request-ID"],
+{%- endif %}
         )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
     app.add_middleware(RequestContextMiddleware)

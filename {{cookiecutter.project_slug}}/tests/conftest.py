@@ -10,6 +10,9 @@ missing, so they never touch the development database.
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+from typing import Any
+{%- endif %}
 
 import pytest
 from asgi_lifespan import LifespanManager
@@ -175,6 +178,27 @@ def serve(clean_tables: AsyncEngine) -> Serve:
             yield http
 
     return serve_app
+{%- if cookiecutter.auth != "none" %}
+
+
+@pytest.fixture
+async def anonymous(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
+    """A client that sends credentials only when a request adds them."""
+    async with serve(create_app(settings), headers={}) as http:
+        yield http
+{%- endif %}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+
+async def sign_in(
+    http: AsyncClient, email: str = USER_EMAIL, password: str = USER_PASSWORD
+) -> dict[str, Any]:
+    """The token pair of a successful sign-in through the OAuth2 form."""
+    response = await http.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    pair: dict[str, Any] = response.json()
+    return pair
+{%- endif %}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ their user and audited."""
 {%- endif %}
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,16 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.auth import CHALLENGE
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
 from app.core.config import Settings
+{%- endif %}
 from app.core.keys import generate_key
-from app.main import create_app
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 from app.services import tokens, users
-from tests.conftest import TEST_ORIGIN, USER_PASSWORD, Serve
-{%- else %}
-from tests.conftest import Serve
+from tests.conftest import TEST_ORIGIN, USER_EMAIL, USER_PASSWORD
 {%- endif %}
 
 pytestmark = pytest.mark.anyio
@@ -36,13 +35,6 @@ AUDIT = "/api/v1/audit-events"
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 USERS = "/api/v1/users"
 {%- endif %}
-
-
-@pytest.fixture
-async def anonymous(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
-    """A client of its own app that sends credentials only when a request adds them."""
-    async with serve(create_app(settings), headers={}) as http:
-        yield http
 
 
 def with_key(key: str) -> dict[str, str]:
@@ -439,6 +431,23 @@ async def test_keys_without_admin_scope_cannot_manage_keys(
 
     assert_forbidden(response)
     assert key_states(await listed_keys(client)) == before
+
+
+async def test_keys_cannot_change_their_owners_account(
+    client: AsyncClient, anonymous: AsyncClient
+) -> None:
+    key = (await create_key(client))["key"]
+    email_change = {"email": "taken-over@example.com"}
+    password_change = {"current_password": USER_PASSWORD, "new_password": "a new password"}
+
+    patched = await anonymous.patch("/api/v1/users/me", json=email_change, headers=with_key(key))
+    changed = await anonymous.post(
+        "/api/v1/users/me/password", json=password_change, headers=with_key(key)
+    )
+
+    assert_forbidden(patched)
+    assert_forbidden(changed)
+    assert (await client.get("/api/v1/users/me")).json()["email"] == USER_EMAIL
 
 
 async def test_keys_of_a_deactivated_user_stop_working(

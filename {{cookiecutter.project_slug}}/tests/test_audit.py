@@ -1,6 +1,7 @@
 """The audit trail: what each action records, newest first, and who may read it."""
-
+{% if cookiecutter.auth != "api_key" %}
 from collections.abc import AsyncIterator
+{%- endif %}
 from typing import Any
 
 import pytest
@@ -8,16 +9,13 @@ from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.auth import CHALLENGE
-from app.core.config import Settings
-from app.main import create_app
 {%- if cookiecutter.auth == "api_key" %}
 from app.services import audit
+from tests.conftest import TEST_ORIGIN
 {%- else %}
+from app.core.config import Settings
+from app.main import create_app
 from app.services import audit, tokens, users
-{%- endif %}
-{%- if cookiecutter.auth == "api_key" %}
-from tests.conftest import TEST_ORIGIN, Serve
-{%- else %}
 from tests.conftest import TEST_ORIGIN, USER_PASSWORD, Serve
 {%- endif %}
 
@@ -39,11 +37,6 @@ OWN_REQUEST_ID = {"X-Request-ID": "ops-42"}  # a caller's own id is kept
 Event = tuple[str, str | None, str | None, str]
 
 
-@pytest.fixture
-async def anonymous(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
-    """A client of its own app that sends credentials only when a request adds them."""
-    async with serve(create_app(settings), headers={}) as http:
-        yield http
 {%- if cookiecutter.auth == "api_key" %}
 
 

@@ -5,7 +5,6 @@ import json
 import statistics
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.passwords import PASSWORD_MAX_LENGTH
-from app.main import create_app
 from app.models.audit_event import AuditEvent
 from app.models.user import User
 from app.services import users
-from tests.conftest import TEST_ORIGIN, TEST_SECRET, USER_EMAIL, USER_PASSWORD, Serve
+from tests.conftest import TEST_ORIGIN, TEST_SECRET, USER_EMAIL, USER_PASSWORD, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -34,25 +32,8 @@ OTHER_EMAIL = "other@example.com"
 OTHER_PASSWORD = "another good password"
 
 
-@pytest.fixture
-async def anonymous(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
-    """A client without credentials; the user USER_EMAIL exists."""
-    async with serve(create_app(settings), headers={}) as http:
-        yield http
-
-
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-async def sign_in(
-    http: AsyncClient, email: str = USER_EMAIL, password: str = USER_PASSWORD
-) -> dict[str, Any]:
-    """The token pair of a successful sign-in through the OAuth2 form."""
-    response = await http.post(TOKEN, data={"username": email, "password": password})
-    assert response.status_code == 200, response.text
-    pair: dict[str, Any] = response.json()
-    return pair
 
 
 async def refresh(http: AsyncClient, refresh_token: str) -> Response:
@@ -511,3 +492,28 @@ async def test_logout_with_an_access_token_is_401(anonymous: AsyncClient) -> Non
     pair = await sign_in(anonymous)
 
     assert_unauthorized(await anonymous.post(LOGOUT, json={"refresh_token": pair["access_token"]}))
+
+
+async def test_logout_with_an_older_token_of_the_sign_in_ends_it(
+    anonymous: AsyncClient, clean_tables: AsyncEngine
+) -> None:
+    first = await sign_in(anonymous)
+    rotated = (await refresh(anonymous, first["refresh_token"])).json()
+
+    response = await anonymous.post(LOGOUT, json={"refresh_token": first["refresh_token"]})
+
+    assert response.status_code == 204
+    assert_unauthorized(await refresh(anonymous, rotated["refresh_token"]))
+    async with clean_tables.connect() as connection:
+        actions = await connection.scalars(select(AuditEvent.action))
+        assert "logout" in set(actions)
+
+
+async def test_sign_in_form_refuses_nul_characters(anonymous: AsyncClient) -> None:
+    for form in (
+        {"username": "a\x00@example.com", "password": "x"},
+        {"username": "a@example.com", "password": "p\x00w"},
+    ):
+        response = await anonymous.post(TOKEN, data=form)
+        assert response.status_code == 422, form
+        assert response.headers["content-type"] == "application/problem+json"

@@ -1,7 +1,6 @@
 """Accounts: registration, your own profile and password, administration, and item ownership."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from app.core.config import Settings
 from app.main import create_app
 from app.models.user import User
 from app.services import users
-from tests.conftest import TEST_ORIGIN, USER_EMAIL, USER_PASSWORD, Serve
+from tests.conftest import TEST_ORIGIN, USER_EMAIL, USER_PASSWORD, Serve, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -30,21 +29,6 @@ ADMIN_EMAIL = "admin@example.com"
 PASSWORD = "another good password"
 
 Headers = dict[str, str]
-
-
-@pytest.fixture
-async def anonymous(settings: Settings, serve: Serve) -> AsyncIterator[AsyncClient]:
-    """A client without credentials; the user USER_EMAIL exists."""
-    async with serve(create_app(settings), headers={}) as http:
-        yield http
-
-
-async def sign_in(http: AsyncClient, email: str, password: str) -> dict[str, Any]:
-    """The token pair of a successful sign-in through the OAuth2 form."""
-    response = await http.post(TOKEN, data={"username": email, "password": password})
-    assert response.status_code == 200, response.text
-    pair: dict[str, Any] = response.json()
-    return pair
 
 
 def bearer(pair: dict[str, Any]) -> Headers:
@@ -443,3 +427,55 @@ async def test_superuser_sees_and_changes_every_item(
     assert changed.json()["owner_id"] == theirs["owner_id"]
     deleted = await anonymous.delete(f"{ITEMS}/{mine['id']}", headers=admin)
     assert deleted.status_code == 204
+
+
+@pytest.mark.parametrize(
+    "change", [{"is_superuser": False}, {"is_active": False}], ids=["demote", "deactivate"]
+)
+async def test_superusers_cannot_lock_themselves_out(
+    anonymous: AsyncClient, admin: Headers, change: dict[str, bool]
+) -> None:
+    admin_id = await id_of(anonymous, admin)
+
+    patched = await anonymous.patch(f"{USERS}/{admin_id}", json=change, headers=admin)
+    deleted = await anonymous.delete(f"{USERS}/{admin_id}", headers=admin)
+
+    assert_problem(patched, 409)
+    assert_problem(deleted, 409)
+    assert (await anonymous.get(USERS, headers=admin)).status_code == 200
+
+
+async def test_privilege_and_account_changes_are_audited(
+    anonymous: AsyncClient, admin: Headers, other: Headers
+) -> None:
+    other_id = await id_of(anonymous, other)
+    url = f"{USERS}/{other_id}"
+    for change in (
+        {"is_superuser": True},
+        {"is_superuser": False},
+        {"is_active": False},
+        {"is_active": True},
+        {"email": "renamed@example.com"},
+    ):
+        assert (await anonymous.patch(url, json=change, headers=admin)).status_code == 200
+
+    events = (await anonymous.get("/api/v1/audit-events", headers=admin)).json()["items"]
+    recorded = [event["action"] for event in events if event["target"] == f"user:{other_id}"]
+    assert recorded[:5] == [
+        "user_email_changed",
+        "user_reactivated",
+        "user_deactivated",
+        "user_demoted",
+        "user_promoted",
+    ]
+
+
+async def test_accented_variants_of_an_email_are_different_accounts(
+    anonymous: AsyncClient,
+) -> None:
+    response = await anonymous.post(
+        REGISTER, json={"email": "úser@example.com", "password": PASSWORD}
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["email"] == "úser@example.com"

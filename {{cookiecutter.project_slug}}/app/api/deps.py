@@ -68,6 +68,20 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+
+def account_holder(principal: CurrentPrincipal) -> Principal:
+    """The user in person: an API key may act for its owner, not change the owner's account."""
+    if principal.credential != "token":
+        raise ForbiddenError("Sign in to change your account; API keys cannot.")
+    return principal
+
+
+AccountHolder = Annotated[Principal, Depends(account_holder)]
+{%- elif cookiecutter.auth == "jwt" %}
+AccountHolder = CurrentPrincipal  # only users sign in: every principal holds its account
+{%- endif %}
 
 
 def require(scope: Scope) -> Callable[[Principal], Principal]:

@@ -15,8 +15,16 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+{%- if cookiecutter.database == "mysql" %}
+    # Stored lower-cased, so the unique constraint is case-insensitive; compared byte for
+    # byte, since the table's collation would take accented or full-width letters as equal.
+    email: Mapped[str] = mapped_column(
+        String(EMAIL_MAX_LENGTH, collation="utf8mb4_bin"), unique=True
+    )
+{%- else %}
     # Stored lower-cased, so the unique constraint is case-insensitive on every database.
     email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
+{%- endif %}
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool]
     is_superuser: Mapped[bool]

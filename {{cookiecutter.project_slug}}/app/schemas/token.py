@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.passwords import PASSWORD_MAX_LENGTH
 from app.models.user import EMAIL_MAX_LENGTH
+from app.schemas.common import NO_NUL_PATTERN
 
 # Long enough for any token this service issues; a bound keeps decoding cheap.
 _TOKEN_MAX_LENGTH = 2048
@@ -15,8 +16,10 @@ class SignInForm(BaseModel):
     """The OAuth2 password grant, sent as form data (so Swagger's Authorize button works)."""
 
     grant_type: Literal["password"] | None = None
-    username: Annotated[str, Field(max_length=EMAIL_MAX_LENGTH, description="The email.")]
-    password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)]
+    username: Annotated[
+        str, Field(max_length=EMAIL_MAX_LENGTH, pattern=NO_NUL_PATTERN, description="The email.")
+    ]
+    password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH, pattern=NO_NUL_PATTERN)]
 
 
 class RefreshRequest(BaseModel):

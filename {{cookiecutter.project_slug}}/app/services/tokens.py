@@ -30,10 +30,6 @@ _STATE = (
 _MARK_USED = update(RefreshToken).where(
     RefreshToken.id == bindparam("token_id"), RefreshToken.used_at.is_(None)
 )
-_REVOKE_ONE = update(RefreshToken).where(
-    RefreshToken.id == bindparam("token_id"), RefreshToken.revoked_at.is_(None)
-)
-# Bind names must differ from column names: SQLAlchemy reserves those for the SET clause.
 _REVOKE_FAMILY = update(RefreshToken).where(
     RefreshToken.family_id == bindparam("family"), RefreshToken.revoked_at.is_(None)
 )
@@ -127,11 +123,16 @@ async def rotate(
     return pair
 
 
-async def revoke(connection: AsyncConnection, settings: Settings, refresh_token: str) -> None:
-    """Log out: the refresh token can no longer be used (its access token expires soon)."""
+async def revoke(
+    connection: AsyncConnection, settings: Settings, refresh_token: str, origin: audit.Origin
+) -> None:
+    """Log out: every refresh token of this sign-in, rotated or not, stops working (the
+    access token expires within minutes)."""
     claims = decode_token(settings, refresh_token, "refresh")
     if claims is None:
         raise UnauthorizedError(_INVALID, headers=CHALLENGE)
-    await connection.execute(
-        _REVOKE_ONE, {"token_id": claims.token_id, "revoked_at": datetime.now(UTC)}
-    )
+    async with transaction(connection):
+        await connection.execute(
+            _REVOKE_FAMILY, {"family": claims.family_id, "revoked_at": datetime.now(UTC)}
+        )
+        await audit.record(connection, "logout", origin, target=f"user:{claims.user_id}")

@@ -88,7 +88,8 @@ async def sign_in(
     row = (await connection.execute(_SIGN_IN, {"email": normalize_email(email)})).first()
     matches, new_hash = await verify_password(password, row.password_hash if row else None)
     if row is None or not matches or not row.is_active:
-        await audit.record(connection, "login_failed", origin, target=f"email:{email[:50]}")
+        shown = "".join(c if c.isprintable() else "?" for c in normalize_email(email)[:50])
+        await audit.record(connection, "login_failed", origin, target=f"email:{shown}")
         return None
     if new_hash is not None:
         await connection.execute(_UPDATE, {"user_id": row.id, "password_hash": new_hash})
@@ -153,11 +154,22 @@ async def update_user(
     try:
         async with transaction(connection):
             await connection.execute(statement, {**values, "user_id": user_id})
-            if values.get("is_active") is False:
-                await audit.record(connection, "user_deactivated", origin, target=f"user:{user_id}")
+            for action in _audited_changes(values):
+                await audit.record(connection, action, origin, target=f"user:{user_id}")
     except IntegrityError:
         raise ConflictError(_EMAIL_TAKEN) from None
     return {**current, **values}
+
+
+def _audited_changes(values: dict[str, Any]) -> list[str]:
+    actions = []
+    if "email" in values:
+        actions.append("user_email_changed")
+    if "is_active" in values:
+        actions.append("user_reactivated" if values["is_active"] else "user_deactivated")
+    if "is_superuser" in values:
+        actions.append("user_promoted" if values["is_superuser"] else "user_demoted")
+    return actions
 
 
 async def change_password(

@@ -28,7 +28,11 @@ def upgrade() -> None:
     op.create_table(
         "users",
         sa.Column("id", sa.Uuid(), nullable=False),
+{%- if cookiecutter.database == "mysql" %}
+        sa.Column("email", sa.String(length=254, collation="utf8mb4_bin"), nullable=False),
+{%- else %}
         sa.Column("email", sa.String(length=254), nullable=False),
+{%- endif %}
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("is_superuser", sa.Boolean(), nullable=False),

@@ -71,6 +71,9 @@ async def refresh(
     summary="Log out",
     responses=_BAD_TOKEN,
 )
-async def logout(body: RefreshRequest, connection: Connection, settings: AppSettings) -> None:
-    """Revoke the refresh token; its access token expires on its own within minutes."""
-    await tokens.revoke(connection, settings, body.refresh_token)
+async def logout(
+    body: RefreshRequest, connection: Connection, settings: AppSettings, address: ClientAddress
+) -> None:
+    """End the sign-in the refresh token belongs to: none of its refresh tokens work any
+    more; its access token expires on its own within minutes."""
+    await tokens.revoke(connection, settings, body.refresh_token, origin_of(None, address))

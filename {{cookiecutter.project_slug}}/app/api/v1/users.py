@@ -5,8 +5,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from app.api.deps import Admin, ClientAddress, CurrentPrincipal, origin_of
+from app.api.deps import AccountHolder, Admin, ClientAddress, CurrentPrincipal, origin_of
 from app.core.deps import Connection
+from app.core.errors import ConflictError
 from app.schemas.common import PageQuery
 from app.schemas.user import PasswordChange, ProfileUpdate, UserAdminUpdate, UserPage, UserRead
 from app.services import users
@@ -15,6 +16,8 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No user with this id."}}
 _TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The email is taken."}}
+# The last superuser could otherwise leave nobody able to administer the service.
+_SELF_LOCKOUT = "Superusers cannot deactivate, demote or delete themselves; ask another one."
 
 
 @router.get("/me", response_model=UserRead, summary="Get your account")
@@ -26,7 +29,7 @@ async def read_me(principal: CurrentPrincipal, connection: Connection) -> dict[s
 @router.patch("/me", response_model=UserRead, summary="Update your account", responses=_TAKEN)
 async def update_me(
     body: ProfileUpdate,
-    principal: CurrentPrincipal,
+    principal: AccountHolder,
     connection: Connection,
     address: ClientAddress,
 ) -> dict[str, Any]:
@@ -47,7 +50,7 @@ async def update_me(
 )
 async def change_password(
     body: PasswordChange,
-    principal: CurrentPrincipal,
+    principal: AccountHolder,
     connection: Connection,
     address: ClientAddress,
 ) -> None:
@@ -80,7 +83,10 @@ async def read_user(user_id: uuid.UUID, _: Admin, connection: Connection) -> dic
     "/{user_id}",
     response_model=UserRead,
     summary="Update a user",
-    responses={**_NOT_FOUND, **_TAKEN},
+    responses={
+        **_NOT_FOUND,
+        409: {"description": "The email is taken, or a superuser tried to lock themselves out."},
+    },
 )
 async def update_user(
     user_id: uuid.UUID,
@@ -90,7 +96,9 @@ async def update_user(
     address: ClientAddress,
 ) -> dict[str, Any]:
     """Change a user's email, activity or superuser flag. Deactivation voids every token of
-    that user at once. Superusers only."""
+    that user at once. Superusers only, and not to lock themselves out."""
+    if user_id == principal.user_id and (body.is_active is False or body.is_superuser is False):
+        raise ConflictError(_SELF_LOCKOUT)
     return await users.update_user(
         connection, user_id, body.model_dump(exclude_none=True), origin_of(principal, address)
     )
@@ -100,10 +108,12 @@ async def update_user(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a user",
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, 409: {"description": "Superusers cannot delete themselves."}},
 )
 async def delete_user(
     user_id: uuid.UUID, principal: Admin, connection: Connection, address: ClientAddress
 ) -> None:
-    """Delete a user with their items and tokens. Superusers only."""
+    """Delete a user with their items and tokens. Superusers only, and not themselves."""
+    if user_id == principal.user_id:
+        raise ConflictError(_SELF_LOCKOUT)
     await users.delete_user(connection, user_id, origin_of(principal, address))

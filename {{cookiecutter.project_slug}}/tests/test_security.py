@@ -100,3 +100,18 @@ async def test_insufficient_rights_are_403(client: AsyncClient) -> None:
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert "scope" in response.json()["detail"]
+
+
+async def test_protected_operations_document_401_and_403(client: AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    protected = [
+        operation
+        for path, operations in document["paths"].items()
+        if path not in PUBLIC_PATHS
+        for operation in operations.values()
+    ]
+
+    assert protected
+    for operation in protected:
+        assert operation.get("security"), operation["summary"]
+        assert {"401", "403"} <= set(operation["responses"]), operation["summary"]

@@ -16,6 +16,11 @@ _BODY_ERRORS = {
     "400": {"description": "The body is not UTF-8 text, or Content-Length is malformed."},
     "413": {"description": "The body is larger than MAX_BODY_BYTES."},
 }
+# Possible on every operation that declares a security requirement.
+_AUTH_ERRORS = {
+    "401": {"description": "Missing or invalid credentials."},
+    "403": {"description": "The credentials do not grant this operation."},
+}
 
 
 def _use_problem_documents(document: dict[str, Any]) -> None:
@@ -29,6 +34,9 @@ def _use_problem_documents(document: dict[str, Any]) -> None:
         for operation in operations.values():
             if "requestBody" in operation:
                 operation["responses"].update(copy.deepcopy(_BODY_ERRORS))
+            if operation.get("security"):
+                for code, response in _AUTH_ERRORS.items():
+                    operation["responses"].setdefault(code, copy.deepcopy(response))
             for code, response in operation.get("responses", {}).items():
                 if code[0] in "45":
                     response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": dict(_PROBLEM_REF)}}

@@ -2,7 +2,7 @@
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -43,3 +43,16 @@ class PageQuery(BaseModel):
 
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE, description="Entries per page.")
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Entries to skip.")
+
+
+def one_page(
+    rows: list[dict[str, Any]], limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Rows fetched with `limit + 1` cut to one page, and the offset of the next page.
+
+    The extra row tells whether another page exists without counting every match. The next
+    offset is None on the last page, and where it would pass MAX_OFFSET, which is refused.
+    """
+    next_offset = offset + limit
+    has_next = len(rows) > limit and next_offset <= MAX_OFFSET
+    return rows[:limit], next_offset if has_next else None

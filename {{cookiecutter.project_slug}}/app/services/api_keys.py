@@ -16,6 +16,7 @@ from app.models.api_key import ApiKey
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 from app.models.user import User
 {%- endif %}
+from app.schemas.common import one_page
 from app.services import audit
 
 ApiKeyRecord = dict[str, Any]
@@ -131,7 +132,7 @@ async def list_keys(
     )
 {%- endif %}
     rows = [_public(dict(row)) for row in (await connection.execute(statement)).mappings()]
-    return rows[:limit], offset + limit if len(rows) > limit else None
+    return one_page(rows, limit, offset)
 
 
 async def revoke_key(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.logging import request_id_var
 from app.models.audit_event import AuditEvent
+from app.schemas.common import one_page
 
 logger = logging.getLogger("app.audit")
 
@@ -60,8 +61,6 @@ async def record(
 async def list_events(
     connection: AsyncConnection, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """A page of events, newest first, and the offset of the next page (None on the last)."""
+    """A page of events, newest first, and the offset of the next page."""
     rows = (await connection.execute(_NEWEST_FIRST.limit(limit + 1).offset(offset))).mappings()
-    events = [dict(row) for row in rows]
-    next_offset = offset + limit if len(events) > limit else None
-    return events[:limit], next_offset
+    return one_page([dict(row) for row in rows], limit, offset)

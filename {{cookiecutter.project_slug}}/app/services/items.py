@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from app.models.item import Item
-from app.schemas.common import MAX_OFFSET
+from app.schemas.common import one_page
 from app.schemas.item import ItemCreate, ItemListQuery
 
 ItemRecord = dict[str, Any]
@@ -133,11 +133,8 @@ async def list_items(
     order = (column.desc(), Item.id.desc()) if query.sort[0] == "-" else (column, Item.id)
     statement = statement.order_by(*order).limit(query.limit + 1).offset(query.offset)
 
-    rows = (await connection.execute(statement)).mappings().all()
-    next_offset = query.offset + query.limit
-    # None on the last page, and past the last offset the API accepts.
-    has_next = len(rows) > query.limit and next_offset <= MAX_OFFSET
-    return [dict(row) for row in rows[: query.limit]], next_offset if has_next else None
+    rows = (await connection.execute(statement)).mappings()
+    return one_page([dict(row) for row in rows], query.limit, query.offset)
 
 
 async def update_item(

@@ -15,6 +15,7 @@ from app.core.passwords import hash_password, verify_password
 from app.core.tokens import decode_token
 from app.db.engine import transaction
 from app.models.user import User
+from app.schemas.common import one_page
 from app.services import audit
 
 UserRecord = dict[str, Any]
@@ -131,7 +132,7 @@ async def list_users(
         select(*_PUBLIC_COLUMNS).order_by(User.created_at, User.id).limit(limit + 1).offset(offset)
     )
     rows = [dict(row) for row in (await connection.execute(statement)).mappings()]
-    return rows[:limit], offset + limit if len(rows) > limit else None
+    return one_page(rows, limit, offset)
 
 
 async def update_user(

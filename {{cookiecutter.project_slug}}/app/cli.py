@@ -8,7 +8,8 @@ over the API. No HTTP route can create a key without one.
 
 `create-superuser` makes the first administrator; no HTTP route can create privileged users.
 The password is read from standard input when it is not a terminal (for scripts), else
-prompted for twice.
+prompted for twice. `purge-expired-tokens` deletes sign-ins whose tokens have all expired;
+run it daily (cron, a Kubernetes CronJob).
 {%- endif %}
 """
 
@@ -35,7 +36,7 @@ from app.core.errors import DomainError
 from app.core.logging import configure_logging
 from app.db.engine import create_engine
 from app.schemas.user import UserRegister
-from app.services import audit, users
+from app.services import audit, tokens, users
 {%- endif %}
 
 _ORIGIN = audit.Origin(actor="cli", client_address=None)
@@ -110,12 +111,26 @@ async def _create_superuser(email: str, password: str) -> None:
         await engine.dispose()
 
 
+async def _purge_expired_tokens() -> int:
+    engine = create_engine(get_settings())
+    try:
+        async with engine.connect() as connection:
+            return await tokens.purge_expired(connection)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}")
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-superuser", help="create an administrator account")
     create.add_argument("--email", required=True)
+    commands.add_parser("purge-expired-tokens", help="delete sign-ins whose tokens all expired")
     args = parser.parse_args(argv)
+    if args.command == "purge-expired-tokens":
+        _start_logging()
+        print(f"deleted {asyncio.run(_purge_expired_tokens())} expired sign-ins")
+        return 0
     try:  # the same rules as sign-up
         account = UserRegister(email=args.email, password=_read_password())
     except ValidationError as exc:

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import TypedDict
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import __version__
 from app.api import health
@@ -18,19 +17,17 @@ from app.api.v1 import api_router
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import (
-    BodySizeLimitMiddleware,
-    ProblemCORSMiddleware,
-    RequestContextMiddleware,
-    TrustedHostMiddleware,
-)
-from app.db.engine import create_engine
+from app.core.middleware import EdgeMiddleware, ProblemCORSMiddleware
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+from app.core.passwords import configure_hashing
+{%- endif %}
+from app.db.engine import Database, create_engine
 
 
 class State(TypedDict):
     """What the lifespan hands to every request as `request.state`."""
 
-    engine: AsyncEngine
+    database: Database
     settings: Settings
 
 
@@ -41,16 +38,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[State]:
         configure_logging(settings.log_level, json_lines=settings.log_json)
-        engine = create_engine(settings)
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+        hasher = configure_hashing(settings.password_hash_threads, settings.password_hash_backlog)
+{%- endif %}
+        database = Database(create_engine(settings), settings)
         # Everything built so far lives as long as the process: keep the collector off it,
         # and collect young objects less often than the default of every 700 allocations.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         try:
-            yield {"engine": engine, "settings": settings}
+            yield {"database": database, "settings": settings}
         finally:
-            await engine.dispose()
+            await database.dispose()
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+            hasher.shutdown()
+{%- endif %}
 
     app = FastAPI(
         title={{ cookiecutter.project_name | python_string }},
@@ -58,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         redirect_slashes=False,  # a redirect would echo the Host header; 404 is the answer
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.serve_docs else None,
     )
     install_error_handlers(app)
     install_problem_openapi(app)
@@ -66,7 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
 
     # Added innermost first: each add_middleware call wraps everything added before it.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
@@ -93,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "X-Request-ID"],
 {%- endif %}
         )
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        EdgeMiddleware,
+        allowed_hosts=settings.trusted_hosts,
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app

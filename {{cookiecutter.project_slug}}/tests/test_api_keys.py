@@ -34,6 +34,7 @@ ITEMS = "/api/v1/items"
 AUDIT = "/api/v1/audit-events"
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 USERS = "/api/v1/users"
+SIGN_IN = {"username": USER_EMAIL, "password": USER_PASSWORD}
 {%- endif %}
 
 
@@ -47,8 +48,19 @@ async def create_key(
     headers: dict[str, str] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    """Create a key over the API; by default one that may read and write items, made by a
+    user who gives the password every test user has."""
+    body = {
+        "name": "ci",
+        "scopes": list(scopes or ("items:read", "items:write")),
+        "current_password": USER_PASSWORD,
+        **fields,
+    }
+{%- else %}
     """Create a key over the API; by default one that may read and write items."""
     body = {"name": "ci", "scopes": list(scopes or ("items:read", "items:write")), **fields}
+{%- endif %}
     response = await client.post(API_KEYS, json=body, headers=headers)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
@@ -239,6 +251,18 @@ async def test_missing_scope_gets_403(client: AsyncClient, anonymous: AsyncClien
     assert (await client.get(ITEMS)).json()["items"] == []
 
 
+async def test_a_write_only_key_cannot_read_through_a_change(
+    client: AsyncClient, anonymous: AsyncClient
+) -> None:
+    item = (await client.post(ITEMS, json={"title": "only for readers"})).json()
+    key = (await create_key(client, "items:write"))["key"]
+
+    response = await anonymous.patch(f"{ITEMS}/{item['id']}", json={}, headers=with_key(key))
+
+    assert_forbidden(response)
+    assert "only for readers" not in response.text
+
+
 async def test_last_used_at_is_set_on_use_at_most_once_a_minute(
     client: AsyncClient, anonymous: AsyncClient, clean_tables: AsyncEngine
 ) -> None:
@@ -388,7 +412,10 @@ async def test_superusers_see_and_revoke_every_key(
 async def test_key_cannot_hold_scopes_its_owner_lacks(
     client: AsyncClient, anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine
 ) -> None:
-    response = await client.post(API_KEYS, json={"name": "ci", "scopes": ["items:read", "admin"]})
+    response = await client.post(
+        API_KEYS,
+        json={"name": "ci", "scopes": ["items:read", "admin"], "current_password": USER_PASSWORD},
+    )
 
     assert_forbidden(response)
     assert await listed_keys(client) == []
@@ -464,6 +491,110 @@ async def test_keys_of_a_deactivated_user_stop_working(
 
     assert deactivated.status_code == 200, deactivated.text
     assert_unauthorized(await anonymous.get(ITEMS, headers=with_key(key)))
+
+
+async def test_reactivating_a_user_does_not_bring_their_keys_back(
+    client: AsyncClient, anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine
+) -> None:
+    created = await create_key(client)
+    admin = await sign_up(clean_tables, settings, "admin@example.com", superuser=True)
+    me = f"{USERS}/{(await client.get(f'{USERS}/me')).json()['id']}"
+
+    for active in (False, True):
+        changed = await anonymous.patch(me, json={"is_active": active}, headers=admin)
+        assert changed.status_code == 200, changed.text
+
+    assert_unauthorized(await anonymous.get(ITEMS, headers=with_key(created["key"])))
+    assert (await stored(clean_tables, created["id"]))["revoked_at"] is not None
+
+
+async def test_making_a_key_needs_the_current_password(
+    client: AsyncClient, anonymous: AsyncClient
+) -> None:
+    wrong = await client.post(
+        API_KEYS,
+        json={"name": "ci", "scopes": ["items:read"], "current_password": "not my password"},
+    )
+    missing = await client.post(API_KEYS, json={"name": "ci", "scopes": ["items:read"]})
+
+    assert wrong.status_code == 400, wrong.text
+    assert wrong.json()["detail"] == "The current password is not correct."
+    assert missing.status_code == 422
+    assert await listed_keys(client) == []
+
+
+async def test_an_admin_key_cannot_make_keys(
+    anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine
+) -> None:
+    admin = await sign_up(clean_tables, settings, "admin@example.com", superuser=True)
+    admin_key = (await create_key(anonymous, "admin", "items:read", headers=admin))["key"]
+
+    response = await anonymous.post(
+        API_KEYS,
+        json={"name": "child", "scopes": ["items:read"], "current_password": USER_PASSWORD},
+        headers=with_key(admin_key),
+    )
+
+    assert_forbidden(response)
+    assert [key["name"] for key in await listed_keys(anonymous, admin)] == ["ci"]
+
+
+async def test_a_revoked_sign_in_cannot_make_keys(anonymous: AsyncClient) -> None:
+    pair = (await anonymous.post("/api/v1/auth/token", data=SIGN_IN)).json()
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    logged_out = await anonymous.post(
+        "/api/v1/auth/logout", json={"refresh_token": pair["refresh_token"]}
+    )
+    assert logged_out.status_code == 204
+
+    response = await anonymous.post(
+        API_KEYS,
+        json={"name": "ci", "scopes": ["items:read"], "current_password": USER_PASSWORD},
+        headers=bearer,
+    )
+
+    assert_unauthorized(response)
+
+
+async def test_the_owner_revokes_every_key_at_once(
+    client: AsyncClient, anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine
+) -> None:
+    mine = [await create_key(client, name=f"key {number}") for number in range(3)]
+    other = await sign_up(clean_tables, settings, "other@example.com")
+    theirs = await create_key(anonymous, headers=other)
+
+    revoked = await client.delete(API_KEYS)
+    by_key = await anonymous.delete(API_KEYS, headers=with_key(theirs["key"]))
+
+    assert revoked.status_code == 204, revoked.text
+    assert_forbidden(by_key)
+    for key in mine:
+        assert_unauthorized(await anonymous.get(ITEMS, headers=with_key(key["key"])))
+    assert all(key["revoked_at"] for key in await listed_keys(client))
+    await assert_works(anonymous, theirs["key"])
+    auditor = await sign_up(clean_tables, settings, "auditor@example.com", superuser=True)
+    trail = (await anonymous.get(AUDIT, headers=auditor)).json()["items"]
+    assert "api_keys_revoked" in [event["action"] for event in trail]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+async def test_an_admin_key_cannot_change_its_owner_by_id(
+    anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine, method: str
+) -> None:
+    admin = await sign_up(clean_tables, settings, "admin@example.com", superuser=True)
+    admin_key = (await create_key(anonymous, "admin", "items:read", headers=admin))["key"]
+    me = (await anonymous.get(f"{USERS}/me", headers=admin)).json()
+
+    response = await anonymous.request(
+        method,
+        f"{USERS}/{me['id']}",
+        json={"email": "taken@example.com"},
+        headers=with_key(admin_key),
+    )
+
+    assert_forbidden(response)
+    after = (await anonymous.get(f"{USERS}/me", headers=admin)).json()
+    assert after == me
 
 
 async def test_keys_are_deleted_with_their_owner(

@@ -5,16 +5,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from httpx import AsyncClient, Response
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient, Response
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.auth import CHALLENGE
+from app.core.config import Settings
+from app.main import create_app
+from app.models.audit_event import AuditEvent
 {%- if cookiecutter.auth == "api_key" %}
 from app.services import audit
 from tests.conftest import TEST_ORIGIN
 {%- else %}
-from app.core.config import Settings
-from app.main import create_app
 from app.services import audit, tokens, users
 from tests.conftest import TEST_ORIGIN, USER_PASSWORD, Serve
 {%- endif %}
@@ -28,6 +31,8 @@ API_KEYS = "/api/v1/api-keys"
 {%- if cookiecutter.auth != "api_key" %}
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"
+REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
 NEW_EMAIL = "new@example.com"
 {%- endif %}
 CLIENT_ADDRESS = "127.0.0.1"  # what httpx's in-process transport reports
@@ -112,14 +117,16 @@ async def test_actions_are_listed_newest_first_with_their_origin(
     recorded = [  # oldest first
         caused(registered, "user_created", None, user),
         caused(failed, "login_failed", None, f"email:{NEW_EMAIL}"),
-        caused(signed_in, "login_succeeded", None, user),
+        caused(signed_in, "login_succeeded", user, user),
     ]
 {%- endif %}
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 
     bearer = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
     created = await anonymous.post(
-        API_KEYS, json={"name": "ci", "scopes": ["items:read"]}, headers=bearer
+        API_KEYS,
+        json={"name": "ci", "scopes": ["items:read"], "current_password": USER_PASSWORD},
+        headers=bearer,
     )
     target = f"api_key:{created.json()['id']}"
     revoked = await anonymous.delete(f"{API_KEYS}/{created.json()['id']}", headers=bearer)
@@ -198,3 +205,75 @@ async def test_only_superusers_read_the_trail(
     assert unknown.status_code == 401, unknown.text
     assert unknown.headers["www-authenticate"] == CHALLENGE["WWW-Authenticate"]
     assert unknown.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("reported", "stored"),
+    [
+        ("not an address", None),
+        ("203.0.113.7" * 10, None),  # longer than the column: once a 500
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("198.51.100.20", "198.51.100.20"),
+    ],
+    ids=["text", "too-long", "ipv6-canonical", "ipv4"],
+)
+async def test_only_a_valid_client_address_is_stored(
+    settings: Settings,
+    credentials: dict[str, str],
+    clean_tables: AsyncEngine,
+    reported: str,
+    stored: str | None,
+) -> None:
+    """Behind a trusted proxy the server takes the address from a header a client wrote."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        AsyncClient(
+            transport=ASGITransport(app=manager.app, client=(reported, 4321)),
+            base_url="http://localhost",
+        ) as http,
+    ):
+{%- if cookiecutter.auth == "api_key" %}
+        response = await http.post(
+            API_KEYS, json={"name": "via proxy", "scopes": ["items:read"]}, headers=credentials
+        )
+        assert response.status_code == 201, response.text
+{%- else %}
+        response = await http.post(
+            TOKEN, data={"username": "nobody@example.com", "password": "not the password"}
+        )
+        assert response.status_code == 401, response.text
+{%- endif %}
+
+    async with clean_tables.connect() as connection:
+        newest = await connection.scalar(
+            select(AuditEvent.client_address).order_by(AuditEvent.occurred_at.desc()).limit(1)
+        )
+    assert newest == stored
+{%- if cookiecutter.auth != "api_key" %}
+
+
+async def test_refresh_logout_and_reuse_are_recorded_with_their_user(
+    admin: AsyncClient, anonymous: AsyncClient
+) -> None:
+    registered = await anonymous.post(
+        REGISTER, json={"email": NEW_EMAIL, "password": USER_PASSWORD}
+    )
+    user = f"user:{registered.json()['id']}"
+    first = (await sign_in(anonymous, NEW_EMAIL, USER_PASSWORD)).json()
+    refreshed = await anonymous.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+    reused = await anonymous.post(REFRESH, json={"refresh_token": first["refresh_token"]})
+    second = (await sign_in(anonymous, NEW_EMAIL, USER_PASSWORD)).json()
+    logged_out = await anonymous.post(LOGOUT, json={"refresh_token": second["refresh_token"]})
+    assert (refreshed.status_code, reused.status_code, logged_out.status_code) == (200, 401, 204)
+
+    events = (await read_trail(admin, limit=3))["items"]
+
+    assert [(event["action"], event["actor"], event["target"]) for event in events] == [
+        ("logout", user, user),
+        ("login_succeeded", user, user),
+        ("refresh_token_reused", user, user),
+    ]
+    older = (await read_trail(admin, limit=1, offset=3))["items"]
+    assert [(event["action"], event["actor"]) for event in older] == [("token_refreshed", user)]
+{%- endif %}

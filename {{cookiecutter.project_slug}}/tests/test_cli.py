@@ -4,6 +4,9 @@ import io
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+{%- if cookiecutter.auth != "api_key" %}
+from datetime import UTC, datetime, timedelta
+{%- endif %}
 
 import pytest
 from anyio import to_thread
@@ -11,7 +14,7 @@ from anyio import to_thread
 from httpx import AsyncClient
 {%- endif %}
 {%- if cookiecutter.auth != "api_key" %}
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 {%- endif %}
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,9 +22,13 @@ from app import cli
 from app.core.config import Settings, get_settings
 from app.main import create_app
 {%- if cookiecutter.auth != "api_key" %}
+from app.models.refresh_token import RefreshTokenFamily
 from app.models.user import User
-{%- endif %}
+from app.services import tokens, users
+from tests.conftest import TEST_ORIGIN, TEST_SECRET, Serve
+{%- else %}
 from tests.conftest import TEST_SECRET, Serve
+{%- endif %}
 
 pytestmark = pytest.mark.anyio
 
@@ -145,6 +152,26 @@ async def test_create_superuser_refuses_a_taken_email(
     assert await run("create-superuser", "--email", EMAIL.upper(), stdin=PASSWORD) == 1
 
     assert capsys.readouterr().err == "error: A user with this email already exists.\n"
+
+
+async def test_purge_expired_tokens_deletes_expired_sign_ins(
+    run: Run, capsys: pytest.CaptureFixture[str], settings: Settings, clean_tables: AsyncEngine
+) -> None:
+    async with clean_tables.connect() as connection:
+        user = await users.create_user(connection, EMAIL, PASSWORD, TEST_ORIGIN)
+        for _ in range(3):
+            await tokens.issue_pair(connection, settings, user["id"], version=0)
+        await connection.execute(
+            update(RefreshTokenFamily).values(expires_at=datetime.now(UTC) - timedelta(days=1))
+        )
+        await tokens.issue_pair(connection, settings, user["id"], version=0)  # still valid
+
+    assert await run("purge-expired-tokens") == 0
+
+    assert capsys.readouterr().out == "deleted 3 expired sign-ins\n"
+    async with clean_tables.connect() as connection:
+        left = await connection.scalar(select(func.count()).select_from(RefreshTokenFamily))
+    assert left == 1
 
 
 async def count_users(engine: AsyncEngine) -> int:

@@ -8,12 +8,20 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import Column, MetaData, Table, Uuid, event, func, insert, select
+from sqlalchemy import Column, MetaData, Table, Uuid, event, func, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import Executable
+{%- else %}
 from sqlalchemy.ext.asyncio import AsyncEngine
+{%- endif %}
 
 from app.core.config import Settings
+{%- if cookiecutter.database == "postgresql" %}
+from app.db import queries
+{%- endif %}
 from app.db.engine import create_engine, transaction
 from app.db.types import UTCDateTime
 
@@ -132,6 +140,21 @@ async def test_naive_datetimes_are_refused(probes: AsyncEngine) -> None:
             await connection.execute(insert(_probes), _probe(datetime(2026, 1, 1)))
 
 
+async def test_database_errors_never_carry_the_values_of_their_statement(
+    probes: AsyncEngine,
+) -> None:
+    """Errors are logged with their message: it names the statement, never user data."""
+    with pytest.raises(DBAPIError) as failure:
+        async with probes.connect() as connection:
+            await connection.execute(
+                text("INSERT INTO no_such_table (secret) VALUES (:secret)"),
+                {"secret": "hunter2-of-a-user"},
+            )
+
+    assert "no_such_table" in str(failure.value)
+    assert "hunter2-of-a-user" not in str(failure.value)
+
+
 @contextmanager
 def count_statements() -> Iterator[list[str]]:
     """Every SQL statement any engine sends while the block runs."""
@@ -139,12 +162,29 @@ def count_statements() -> Iterator[list[str]]:
 
     def record(*args: Any) -> None:
         statements.append(args[2])
+{%- if cookiecutter.database == "postgresql" %}
+
+    # The fast path runs statements on the driver, past SQLAlchemy's events.
+    to_driver = queries._driver_call
+
+    def record_driver_call(
+        connection: AsyncConnection, statement: Executable, params: queries.Params
+    ) -> tuple[Any, str, list[Any]]:
+        call = to_driver(connection, statement, params)
+        statements.append(call[1])
+        return call
+
+    queries._driver_call = record_driver_call
+{%- endif %}
 
     event.listen(Engine, "before_cursor_execute", record)
     try:
         yield statements
     finally:
         event.remove(Engine, "before_cursor_execute", record)
+{%- if cookiecutter.database == "postgresql" %}
+        queries._driver_call = to_driver
+{%- endif %}
 {%- if cookiecutter.auth == "none" %}
 
 

@@ -7,7 +7,13 @@ import sys
 import pytest
 from httpx import AsyncClient
 
-from app.core.logging import JsonFormatter, RequestIdFilter, configure_logging, request_id_var
+from app.core.logging import (
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    configure_logging,
+    request_id_var,
+)
 
 
 class ListHandler(logging.Handler):
@@ -78,3 +84,22 @@ async def test_one_access_line_per_request(client: AsyncClient) -> None:
     assert record.__dict__["path"] == "/api/v1/items/not-a-uuid"
     assert record.__dict__["duration_ms"] >= 0
     assert record.__dict__["request_id"] == "r-1"
+
+
+@pytest.mark.parametrize(
+    "hostile", ["/items\nINFO forged line", "a\u2028b", "a\x85b", "a\rb\x1b[31m"]
+)
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
+def test_text_from_clients_cannot_break_a_log_line(hostile: str, json_lines: bool) -> None:
+    record = logging.makeLogRecord(
+        {"name": "app.access", "levelname": "INFO", "msg": "GET %s 404", "args": (hostile,)}
+    )
+    RequestIdFilter().filter(record)
+    formatter = JsonFormatter() if json_lines else TextFormatter("%(levelname)s %(message)s")
+
+    line = formatter.format(record)
+
+    assert len(line.splitlines()) == 1
+    assert not {"\n", "\r", "\x1b", "\x85", "\u2028"} & set(line)
+    if json_lines:
+        assert json.loads(line)["message"] == f"GET {hostile} 404"

@@ -7,7 +7,7 @@ from httpx import AsyncClient
 from starlette.types import Message, Receive, Scope, Send
 
 from app.core.config import Settings
-from app.core.middleware import BodySizeLimitMiddleware
+from app.core.middleware import EdgeMiddleware
 from app.main import create_app
 from tests.conftest import Serve
 
@@ -119,8 +119,13 @@ async def test_declared_oversized_body_is_refused_before_reading_it() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    limited = BodySizeLimitMiddleware(never_called_app, max_bytes=64)
-    scope = {"type": "http", "headers": [(b"content-length", b"65")]}
+    limited = EdgeMiddleware(never_called_app, allowed_hosts=["*"], max_body_bytes=64)
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/items",
+        "headers": [(b"content-length", b"65")],
+    }
     await limited(scope, receive, send)
 
     assert sent[0]["status"] == 413

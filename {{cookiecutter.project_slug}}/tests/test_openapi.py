@@ -5,9 +5,14 @@ from typing import Any
 import pytest
 from httpx import AsyncClient
 
+from app.core.config import Settings
+from app.main import create_app
+from tests.conftest import Serve
+
 pytestmark = pytest.mark.anyio
 
 METHODS = {"get", "post", "put", "patch", "delete"}
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
 
 
 def _has_example(document: dict[str, Any], schema: dict[str, Any]) -> bool:
@@ -80,3 +85,22 @@ async def test_validation_errors_are_documented(document: dict[str, Any]) -> Non
     assert "422" in list_items["responses"]
     limit = next(p for p in list_items["parameters"] if p["name"] == "limit")
     assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 100)
+
+
+@pytest.mark.parametrize(
+    ("environment", "enabled", "served"),
+    [
+        ("production", None, False),
+        ("production", True, True),
+        ("development", None, True),
+        ("development", False, False),
+    ],
+)
+async def test_docs_are_off_in_production_unless_enabled(
+    settings: Settings, serve: Serve, environment: str, enabled: bool | None, served: bool
+) -> None:
+    chosen = settings.model_copy(update={"environment": environment, "docs_enabled": enabled})
+    async with serve(create_app(chosen)) as http:
+        statuses = {(await http.get(path)).status_code for path in DOCS_PATHS}
+
+    assert statuses == ({200} if served else {404})

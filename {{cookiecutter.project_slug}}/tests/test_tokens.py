@@ -1,5 +1,6 @@
 """Sign-in, tokens and their attacks: forged, stale, replayed and revoked tokens all get a 401."""
 
+import asyncio
 import base64
 import json
 import statistics
@@ -12,15 +13,17 @@ import bcrypt
 import jwt
 import pytest
 from httpx import AsyncClient, Response
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.config import Settings
 from app.core.passwords import PASSWORD_MAX_LENGTH
+from app.main import create_app
 from app.models.audit_event import AuditEvent
+from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.user import User
-from app.services import users
-from tests.conftest import TEST_ORIGIN, TEST_SECRET, USER_EMAIL, USER_PASSWORD, sign_in
+from app.services import tokens, users
+from tests.conftest import TEST_ORIGIN, TEST_SECRET, USER_EMAIL, USER_PASSWORD, Serve, sign_in
 
 pytestmark = pytest.mark.anyio
 
@@ -61,11 +64,13 @@ def assert_unauthorized(response: Response) -> None:
     assert response.headers["www-authenticate"].split(",")[0].strip() == "Bearer"
 
 
-def claims(settings: Settings, user_id: uuid.UUID, **changes: Any) -> dict[str, Any]:
-    """Valid access-token claims; `changes` replace claims (a timedelta is taken from now)."""
+def claims(settings: Settings, pair: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Valid access-token claims for the user and sign-in of `pair`; `changes` replace claims
+    (a timedelta is taken from now)."""
+    issued = jwt.decode(pair["access_token"], options={"verify_signature": False})
     now = datetime.now(UTC)
     values: dict[str, Any] = {
-        "sub": str(user_id),
+        "sub": issued["sub"],
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(minutes=5),
@@ -74,6 +79,7 @@ def claims(settings: Settings, user_id: uuid.UUID, **changes: Any) -> dict[str, 
         "aud": settings.jwt_audience,
         "typ": "access",
         "ver": 0,
+        "fam": issued["fam"],
     }
     for name, value in changes.items():
         values[name] = now + value if isinstance(value, timedelta) else value
@@ -255,8 +261,9 @@ async def test_a_hand_made_token_with_every_claim_is_accepted(
     anonymous: AsyncClient, settings: Settings
 ) -> None:
     """The control for the forgeries below: only what they change makes them fail."""
-    user_id = await user_id_of(anonymous, await sign_in(anonymous))
-    token = jwt.encode(claims(settings, user_id), TEST_SECRET, algorithm="HS256")
+    pair = await sign_in(anonymous)
+    user_id = await user_id_of(anonymous, pair)
+    token = jwt.encode(claims(settings, pair), TEST_SECRET, algorithm="HS256")
 
     response = await anonymous.get(ME, headers=bearer(token))
 
@@ -281,6 +288,7 @@ async def test_a_hand_made_token_with_every_claim_is_accepted(
         {"ver": "0"},
         {"sub": "admin"},
         {"sub": str(uuid.uuid4())},
+        {"fam": str(uuid.uuid4())},
     ],
     ids=[
         "expired",
@@ -293,23 +301,26 @@ async def test_a_hand_made_token_with_every_claim_is_accepted(
         "version-not-an-integer",
         "subject-not-a-uuid",
         "unknown-subject",
+        "unknown-sign-in",
     ],
 )
 async def test_token_with_bad_claims_is_401(
     anonymous: AsyncClient, settings: Settings, changes: dict[str, Any]
 ) -> None:
-    user_id = await user_id_of(anonymous, await sign_in(anonymous))
-    token = jwt.encode(claims(settings, user_id, **changes), TEST_SECRET, algorithm="HS256")
+    pair = await sign_in(anonymous)
+    token = jwt.encode(claims(settings, pair, **changes), TEST_SECRET, algorithm="HS256")
 
     assert_unauthorized(await anonymous.get(ME, headers=bearer(token)))
 
 
-@pytest.mark.parametrize("missing", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "typ", "ver"])
+@pytest.mark.parametrize(
+    "missing", ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "typ", "ver", "fam"]
+)
 async def test_token_missing_a_required_claim_is_401(
     anonymous: AsyncClient, settings: Settings, missing: str
 ) -> None:
-    user_id = await user_id_of(anonymous, await sign_in(anonymous))
-    payload = claims(settings, user_id)
+    pair = await sign_in(anonymous)
+    payload = claims(settings, pair)
     del payload[missing]
     token = jwt.encode(payload, TEST_SECRET, algorithm="HS256")
 
@@ -317,11 +328,9 @@ async def test_token_missing_a_required_claim_is_401(
 
 
 async def test_unsigned_alg_none_token_is_401(anonymous: AsyncClient, settings: Settings) -> None:
-    user_id = await user_id_of(anonymous, await sign_in(anonymous))
+    pair = await sign_in(anonymous)
 
-    assert_unauthorized(
-        await anonymous.get(ME, headers=bearer(unsigned(claims(settings, user_id))))
-    )
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(unsigned(claims(settings, pair)))))
 
 
 @pytest.mark.parametrize(
@@ -332,8 +341,8 @@ async def test_unsigned_alg_none_token_is_401(anonymous: AsyncClient, settings: 
 async def test_token_signed_otherwise_is_401(
     anonymous: AsyncClient, settings: Settings, key: str, algorithm: str
 ) -> None:
-    user_id = await user_id_of(anonymous, await sign_in(anonymous))
-    token = jwt.encode(claims(settings, user_id), key, algorithm=algorithm)
+    pair = await sign_in(anonymous)
+    token = jwt.encode(claims(settings, pair), key, algorithm=algorithm)
 
     assert_unauthorized(await anonymous.get(ME, headers=bearer(token)))
 
@@ -517,3 +526,112 @@ async def test_sign_in_form_refuses_nul_characters(anonymous: AsyncClient) -> No
         response = await anonymous.post(TOKEN, data=form)
         assert response.status_code == 422, form
         assert response.headers["content-type"] == "application/problem+json"
+
+
+# Revocation under concurrency
+
+TRIALS = 30  # enough to catch a race that happens one time in three
+ROTATIONS = 15
+
+
+async def race(http: AsyncClient, stolen: dict[str, Any], victim_action: str) -> dict[str, Any]:
+    """The attacker rotates `stolen` in a loop while its owner presents the first, by then
+    used, token again ("reuse") or logs out with it ("logout"); the attacker's newest pair."""
+    held = [stolen]
+    rotated_once = asyncio.Event()
+
+    async def attack() -> None:
+        for _ in range(ROTATIONS):
+            response = await refresh(http, held[-1]["refresh_token"])
+            if response.status_code != 200:
+                break
+            held.append(response.json())
+            rotated_once.set()
+        rotated_once.set()
+
+    async def revoke() -> Response:
+        await rotated_once.wait()
+        if victim_action == "reuse":
+            return await refresh(http, stolen["refresh_token"])
+        return await http.post(LOGOUT, json={"refresh_token": stolen["refresh_token"]})
+
+    _, answer = await asyncio.gather(attack(), revoke())
+    assert answer.status_code == (401 if victim_action == "reuse" else 204), answer.text
+    return held[-1]
+
+
+@pytest.mark.parametrize("victim_action", ["reuse", "logout"])
+async def test_no_token_of_a_sign_in_survives_its_revocation(
+    anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine, victim_action: str
+) -> None:
+    """Once reuse detection or a logout has answered, nothing the attacker holds may work,
+    whatever was in flight."""
+    user_id = await add_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    escapes = []
+    for trial in range(TRIALS):
+        async with clean_tables.connect() as connection:
+            stolen = await tokens.issue_pair(connection, settings, user_id, version=0)
+        newest = await race(anonymous, stolen, victim_action)
+        refreshed = await refresh(anonymous, newest["refresh_token"])
+        read = await anonymous.get(ME, headers=bearer(newest["access_token"]))
+        if 200 in (refreshed.status_code, read.status_code):
+            escapes.append(trial)
+
+    assert escapes == []
+
+
+async def test_a_sign_in_flood_does_not_stop_reads(settings: Settings, serve: Serve) -> None:
+    """Password checks hold no connection and queue only so far; reads go on meanwhile."""
+    cramped = settings.model_copy(
+        update={
+            "database_pool_size": 3,
+            "database_pool_timeout": 2.0,
+            "password_hash_threads": 1,
+            "password_hash_backlog": 4,
+        }
+    )
+    async with serve(create_app(cramped)) as http:
+        created = await http.post("/api/v1/items", json={"title": "still readable"})
+        assert created.status_code == 201, created.text
+
+        async def sign_in_as_nobody(number: int) -> Response:
+            form = {"username": f"nobody{number}@example.com", "password": "a wrong password"}
+            return await http.post(TOKEN, data=form, headers={"Authorization": ""})
+
+        results = await asyncio.gather(
+            *(sign_in_as_nobody(number) for number in range(200)),
+            *(http.get("/api/v1/items") for _ in range(20)),
+        )
+
+    sign_ins, reads = results[:200], results[200:]
+    assert [read.status_code for read in reads] == [200] * 20
+    assert {response.status_code for response in sign_ins} == {401, 503}
+    assert all(
+        response.headers["retry-after"] == "1"
+        for response in sign_ins
+        if response.status_code == 503
+    )
+
+
+async def test_purging_deletes_only_sign_ins_whose_tokens_all_expired(
+    anonymous: AsyncClient, settings: Settings, clean_tables: AsyncEngine
+) -> None:
+    user_id = await add_user(clean_tables, OTHER_EMAIL, OTHER_PASSWORD)
+    async with clean_tables.connect() as connection:
+        expired = await tokens.issue_pair(connection, settings, user_id, version=0)
+        current = await tokens.issue_pair(connection, settings, user_id, version=0)
+        long_ago = datetime.now(UTC) - timedelta(days=1)
+        expired_family = jwt.decode(expired["refresh_token"], options={"verify_signature": False})
+        await connection.execute(
+            update(RefreshTokenFamily)
+            .where(RefreshTokenFamily.id == uuid.UUID(expired_family["fam"]))
+            .values(expires_at=long_ago)
+        )
+        purged = await tokens.purge_expired(connection)
+        left = await connection.scalar(
+            select(func.count()).select_from(RefreshToken).where(RefreshToken.user_id == user_id)
+        )
+
+    assert purged == 1
+    assert left == 1
+    assert (await refresh(anonymous, current["refresh_token"])).status_code == 200

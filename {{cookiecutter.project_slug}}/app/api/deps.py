@@ -4,7 +4,8 @@
 They share the request's one connection, so authorizing costs one narrow query.
 """
 
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,7 +18,11 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 {%- endif %}
 
 from app.core.auth import CHALLENGE, Principal, Scope
+{%- if cookiecutter.auth == "api_key" %}
 from app.core.deps import AppSettings, Connection
+{%- else %}
+from app.core.deps import AppSettings, Connection, Database
+{%- endif %}
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.services import audit
 {%- if cookiecutter.auth == "jwt" %}
@@ -27,6 +32,10 @@ from app.services.api_keys import principal_for_key
 {%- else %}
 from app.services.api_keys import principal_for_key
 from app.services.users import principal_for_token
+{%- endif %}
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+KEYS_CANNOT_CHANGE_ACCOUNTS = "Sign in to change your account; API keys cannot."
 {%- endif %}
 {%- if cookiecutter.auth != "api_key" %}
 
@@ -68,13 +77,42 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+{%- if cookiecutter.auth != "api_key" %}
+
+
+async def get_signed_in_user(
+    database: Database,
+    settings: AppSettings,
+    token: Annotated[str | None, Depends(_bearer)],
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    key: Annotated[str | None, Depends(_api_key)],
+{%- endif %}
+) -> Principal:
+    """The caller signed in as a user, authenticated on a connection given back at once.
+
+    For endpoints that go on to check a password: they hold no pooled connection while the
+    hash is computed, so a burst of them cannot starve other requests.
+    """
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    if key and not token:
+        raise ForbiddenError(KEYS_CANNOT_CHANGE_ACCOUNTS)
+{%- endif %}
+    async with database.connect() as connection:
+        principal = await principal_for_token(connection, settings, token) if token else None
+    if principal is None:
+        raise UnauthorizedError("Sign in with your password to do this.", headers=CHALLENGE)
+    return principal
+
+
+SignedInUser = Annotated[Principal, Depends(get_signed_in_user)]
+{%- endif %}
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 
 
-def account_holder(principal: CurrentPrincipal) -> Principal:
+async def account_holder(principal: CurrentPrincipal) -> Principal:
     """The user in person: an API key may act for its owner, not change the owner's account."""
     if principal.credential != "token":
-        raise ForbiddenError("Sign in to change your account; API keys cannot.")
+        raise ForbiddenError(KEYS_CANNOT_CHANGE_ACCOUNTS)
     return principal
 
 
@@ -84,12 +122,13 @@ AccountHolder = CurrentPrincipal  # only users sign in: every principal holds it
 {%- endif %}
 
 
-def require(scope: Scope) -> Callable[[Principal], Principal]:
-    """A dependency that lets through only principals holding `scope` (403 otherwise)."""
+def require(*needed: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through only principals holding every scope `needed` (403)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
-        if scope not in principal.scopes:
-            raise ForbiddenError(f"This needs the {scope!r} scope.")
+    async def check(principal: CurrentPrincipal) -> Principal:
+        missing = [scope for scope in needed if scope not in principal.scopes]
+        if missing:
+            raise ForbiddenError(f"This needs the {' and '.join(map(repr, missing))} scope.")
         return principal
 
     return check
@@ -97,11 +136,23 @@ def require(scope: Scope) -> Callable[[Principal], Principal]:
 
 ItemsReader = Annotated[Principal, Depends(require("items:read"))]
 ItemsWriter = Annotated[Principal, Depends(require("items:write"))]
+# A change answers with the changed item, so it also needs the right to read it.
+ItemsEditor = Annotated[Principal, Depends(require("items:read", "items:write"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 
 
-def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+async def client_address(request: Request) -> str | None:
+    """The caller's IP address in canonical form, or None when the server got none usable.
+
+    Behind a proxy the server may take it from a forwarded header, so it is checked here:
+    whatever reaches the audit trail is an address, never text a client chose.
+    """
+    if request.client is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(request.client.host))
+    except ValueError:
+        return None
 
 
 ClientAddress = Annotated[str | None, Depends(client_address)]

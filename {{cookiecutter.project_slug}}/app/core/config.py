@@ -22,7 +22,10 @@ _MIN_SECRET_BYTES = 32
 class Settings(BaseSettings):
     """Every setting the service reads. Each maps to the upper-case environment variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # An empty value (`DOCS_ENABLED=`) means the default, as if the variable were not set.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -46,7 +49,8 @@ class Settings(BaseSettings):
     trusted_hosts: list[str] = ["localhost", "127.0.0.1", "[::1]"]
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     health_timeout: float = Field(default=2.0, gt=0)
-    docs_enabled: bool = True
+    # /docs, /redoc and /openapi.json; unset means on in development and test, off in production.
+    docs_enabled: bool | None = None
 {%- if cookiecutter.auth != "none" %}
 {%- if cookiecutter.auth == "api_key" %}
     # The key API-key hashes are made with (HMAC): a copy of the database cannot check keys.
@@ -61,6 +65,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = "{{ cookiecutter.project_slug }}"
     jwt_audience: str = "{{ cookiecutter.project_slug }}-api"
     registration_enabled: bool = True
+    # Password hashing runs on its own threads; beyond threads + backlog waiting, sign-ins
+    # and other password checks are answered 503 with Retry-After instead of queueing.
+    password_hash_threads: int = Field(default=2, ge=1, le=64)
+    password_hash_backlog: int = Field(default=32, ge=0)
 {%- endif %}
 {%- if cookiecutter.auth != "none" %}
 
@@ -77,6 +85,13 @@ class Settings(BaseSettings):
             )
         return self
 {%- endif %}
+
+    @property
+    def serve_docs(self) -> bool:
+        """The API docs and schema are public only where someone asked for them."""
+        if self.docs_enabled is None:
+            return self.environment != "production"
+        return self.docs_enabled
 
     @property
     def log_json(self) -> bool:

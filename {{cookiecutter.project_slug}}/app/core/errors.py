@@ -20,11 +20,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from app.core.logging import request_id_var
+from app.core.logging import EpisodeLog, request_id_var
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 logger = logging.getLogger(__name__)
+# Outages come in runs: one line for the first failure, then one every so often with a count.
+_outages = EpisodeLog(logger, logging.ERROR)
+RETRY_BUSY = "1"
 
 
 class DomainError(Exception):
@@ -32,18 +35,10 @@ class DomainError(Exception):
 
     status: ClassVar[int] = HTTPStatus.BAD_REQUEST
 
-{%- if cookiecutter.auth != "none" %}
-
     def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = headers
-{%- else %}
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-{%- endif %}
 {%- if cookiecutter.auth != "none" %}
 
 
@@ -74,6 +69,18 @@ class PreconditionFailedError(DomainError):
 
 class UnavailableError(DomainError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class BusyError(UnavailableError):
+    """Every database connection stayed in use for as long as a request may wait for one.
+
+    The database itself is fine: the service is asked for more than it can serve right now.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service is busy; try again shortly.", headers={"Retry-After": RETRY_BUSY}
+        )
 
 
 def problem_body(status: int, detail: str, **extensions: Any) -> bytes:
@@ -136,13 +143,11 @@ def _allowed_methods(request: Request) -> str:
 
 async def to_problem(request: Request, exc: Exception) -> Response:
     """The single translation from an exception to the problem document the client sees."""
+    if isinstance(exc, PoolTimeoutError):  # a full pool is a busy service, not an outage
+        exc = BusyError()
     match exc:
         case DomainError():
-{%- if cookiecutter.auth != "none" %}
             return problem_response(exc.status, exc.detail, headers=exc.headers)
-{%- else %}
-            return problem_response(exc.status, exc.detail)
-{%- endif %}
         case HTTPException(status_code=HTTPStatus.METHOD_NOT_ALLOWED):
             # Starlette names only the first route's methods; list every route's on this path.
             headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
@@ -160,10 +165,10 @@ async def to_problem(request: Request, exc: Exception) -> Response:
             return problem_response(
                 HTTPStatus.CONFLICT, "The change conflicts with data that already exists."
             )
-        case OperationalError() | InterfaceError() | PoolTimeoutError() | ConnectionError():
+        case OperationalError() | InterfaceError() | ConnectionError():
             # The driver's own message; SQLAlchemy's would add the statement and its values.
             cause = getattr(exc, "orig", None) or exc
-            logger.error("database unavailable: %s: %s", type(cause).__name__, cause)
+            _outages.record("database unavailable: %s: %s", type(cause).__name__, cause)
             return problem_response(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 "The database is unavailable; try again shortly.",

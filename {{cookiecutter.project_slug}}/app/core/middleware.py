@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request context and access log, host check, body-size limit, CORS.
+"""Pure ASGI middleware: the edge of every request (id, host check, body-size limit, headers,
+access log) and CORS.
 
 Pure ASGI (not `BaseHTTPMiddleware`) keeps each layer to a function call per message, and lets
 the body limit stop a streamed upload part-way.
@@ -22,7 +23,8 @@ from app.core.logging import request_id_var
 access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.error")
 
-_INCOMING_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_INCOMING_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_READ_HEADERS = frozenset({b"host", b"x-request-id", b"content-length", b"transfer-encoding"})
 _DOCS_PATHS = ("/docs", "/redoc")
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -51,22 +53,37 @@ async def _send_problem(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class RequestContextMiddleware:
-    """Outermost layer: request id, security headers, access log and the last-resort 500.
+class EdgeMiddleware:
+    """The outermost layer, in one pass over the request headers: request id, host check,
+    body-size limit, security headers, access log and the last-resort 500.
 
-    An incoming `X-Request-ID` is kept when it is short and plain; otherwise a new one is made.
+    One layer instead of one per concern: every layer is a call and a closure per message
+    on every request. An incoming `X-Request-ID` is kept when it is short and plain;
+    otherwise a new one is made. The health probes skip the host check: orchestrators call
+    them by pod or container address. Bodies over `max_body_bytes` get 413, whether their
+    size is declared by Content-Length or found while they stream in.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    _HOST_EXEMPT = frozenset({"/health/live", "/health/ready"})
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str], max_body_bytes: int) -> None:
         self.app = app
+        self.allow_any_host = "*" in allowed_hosts
+        self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        incoming = Headers(scope=scope).get("x-request-id", "")
-        request_id = incoming if _INCOMING_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        wanted = {name: value for name, value in scope["headers"] if name in _READ_HEADERS}
+        incoming_id = wanted.get(b"x-request-id", b"")
+        request_id = (
+            incoming_id.decode()
+            if _INCOMING_REQUEST_ID.fullmatch(incoming_id)
+            else uuid.uuid4().hex
+        )
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -86,7 +103,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            refusal = self._refusal(
+                scope["path"], wanted.get(b"host", b""), wanted.get(b"content-length")
+            )
+            if refusal is not None:
+                await _send_problem(send_with_headers, *refusal)
+            elif b"transfer-encoding" in wanted:
+                await self.app(scope, self._limited(receive), send_with_headers)
+            else:  # the server delivers no more than Content-Length bytes
+                await self.app(scope, receive, send_with_headers)
         except Exception:
             if response_started:  # too late for a problem document; let the server close
                 error_logger.warning(
@@ -96,46 +121,58 @@ class RequestContextMiddleware:
             error_logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             await _send_problem(send_with_headers, 500, "An unexpected error occurred.")
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            access_logger.info(
-                "%s %s %d %.2fms",
-                scope["method"],
-                scope["path"],
-                status,
-                duration_ms,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": duration_ms,
-                },
-            )
+            if access_logger.isEnabledFor(logging.INFO):  # production often drops these
+                duration_ms = round((time.perf_counter() - started) * 1000, 2)
+                access_logger.info(
+                    "%s %s %d %.2fms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    duration_ms,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": duration_ms,
+                    },
+                )
             request_id_var.reset(token)
 
-
-class TrustedHostMiddleware:
-    """Rejects requests whose Host header is not listed, with a problem document.
-
-    The two health probes are exempt: orchestrators call them by pod or container address.
-    """
-
-    _EXEMPT = frozenset({"/health/live", "/health/ready"})
-
-    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
-        self.app = app
-        self.allow_any = "*" in allowed_hosts
-        self.allowed = frozenset(host.lower() for host in allowed_hosts)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or self.allow_any
-            or scope["path"] in self._EXEMPT
-            or _host_without_port(Headers(scope=scope).get("host", "")) in self.allowed
+    def _refusal(
+        self, path: str, host: bytes, declared_length: bytes | None
+    ) -> tuple[int, str] | None:
+        """Why the request is refused before the app sees it, if it is."""
+        if not (
+            self.allow_any_host
+            or path in self._HOST_EXEMPT
+            or _host_without_port(host.decode("latin-1")) in self.allowed_hosts
         ):
-            await self.app(scope, receive, send)
-            return
-        await _send_problem(send, 400, "The Host header names a host this service does not serve.")
+            return 400, "The Host header names a host this service does not serve."
+        if declared_length is not None:
+            if not declared_length.isdigit():
+                return 400, "Content-Length must be a whole number of bytes."
+            if int(declared_length) > self.max_body_bytes:
+                return 413, self._too_large
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        """`receive`, failing with 413 once the streamed body passes the limit."""
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise HTTPException(413, self._too_large)
+            return message
+
+        return limited_receive
+
+    @property
+    def _too_large(self) -> str:
+        return f"The request body is larger than {self.max_body_bytes} bytes."
 
 
 _HOST = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]]*)(?::[0-9]{1,5})?")
@@ -145,44 +182,6 @@ def _host_without_port(host: str) -> str | None:
     """`example.com:8000` -> `example.com`, `[::1]:8000` -> `[::1]`; None when malformed."""
     match = _HOST.fullmatch(host.lower())
     return match.group(1) if match else None
-
-
-class BodySizeLimitMiddleware:
-    """413 for bodies over the limit, whether declared by Content-Length or streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not (declared.isascii() and declared.isdigit()):
-                await _send_problem(send, 400, "Content-Length must be a whole number of bytes.")
-                return
-            if int(declared) > self.max_bytes:
-                await _send_problem(send, 413, self._too_large)
-                return
-
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, self._too_large)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-    @property
-    def _too_large(self) -> str:
-        return f"The request body is larger than {self.max_bytes} bytes."
 
 
 class ProblemCORSMiddleware(CORSMiddleware):

@@ -1,12 +1,22 @@
 """Password hashing: argon2id for new hashes; older bcrypt hashes still verify and get upgraded.
 
-Hashing is slow on purpose, so it runs in a worker thread and never blocks the event loop.
+Hashing is slow on purpose, so it runs on a few worker threads of its own and never blocks
+the event loop. Those threads are bounded, and so is the queue in front of them: a flood of
+sign-ins is told to come back shortly (503 with `Retry-After`) instead of piling up, and it
+never holds database connections, so ordinary requests keep being served.
 """
 
 import asyncio
+import os
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TypeVar
 
 from passlib.context import CryptContext
+
+from app.core.errors import UnavailableError
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -19,10 +29,68 @@ _context = CryptContext(
     argon2__time_cost=2,
     argon2__parallelism=1,
 )
+T = TypeVar("T")
+_BUSY = "Too many password checks at once; try again in a moment."
+
+
+def _lower_thread_priority() -> None:
+    """On Linux each thread has its own nice value: let requests go before hashing."""
+    if sys.platform == "linux":
+        os.nice(10)
+
+
+class PasswordHasher:
+    """Runs hashing on `threads` threads with at most `backlog` calls waiting for one."""
+
+    def __init__(self, threads: int, backlog: int) -> None:
+        self._threads = threads
+        self._capacity = threads + backlog
+        self._admitted = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    def ensure_room(self) -> None:
+        """Refuse (503) when every thread is busy and the backlog is full."""
+        if self._admitted >= self._capacity:
+            raise UnavailableError(_BUSY, headers={"Retry-After": "1"})
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        self.ensure_room()
+        if self._executor is None:  # threads start on first use, never at import
+            self._executor = ThreadPoolExecutor(
+                self._threads, "password-hashing", initializer=_lower_thread_priority
+            )
+        self._admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self._admitted -= 1
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+# Sized from settings by the application's lifespan (`configure_hashing`).
+_hasher = PasswordHasher(threads=2, backlog=32)
+
+
+def configure_hashing(threads: int, backlog: int) -> PasswordHasher:
+    """Replace the process's hasher; the lifespan calls this with the settings' sizes."""
+    global _hasher  # noqa: PLW0603 - one hasher per process, sized once at startup
+    _hasher.shutdown()
+    _hasher = PasswordHasher(threads, backlog)
+    return _hasher
+
+
+def ensure_room() -> None:
+    """Refuse a password check at once, before any other work, when it would be refused
+    later anyway: a flood of sign-ins then costs no database work at all."""
+    _hasher.ensure_room()
 
 
 async def hash_password(password: str) -> str:
-    return str(await asyncio.to_thread(_context.hash, password))
+    return str(await _hasher.run(_context.hash, password))
 
 
 async def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
@@ -31,7 +99,7 @@ async def verify_password(password: str, password_hash: str | None) -> tuple[boo
     Without a hash (unknown user) a dummy hash is checked, so a login for an unknown email
     takes as long as one with a wrong password.
     """
-    return await asyncio.to_thread(_verify, password, password_hash)
+    return await _hasher.run(_verify, password, password_hash)
 
 
 def _verify(password: str, password_hash: str | None) -> tuple[bool, str | None]:

@@ -1,7 +1,8 @@
 """Signed JWTs: short-lived access tokens and single-use refresh tokens (PyJWT, HS256).
 
 Decoding pins the algorithm and requires every claim, so unsigned (`alg: none`), foreign,
-expired, premature, mistyped or tampered tokens are all simply invalid.
+expired, premature, mistyped or tampered tokens are all simply invalid. Both kinds name the
+sign-in they belong to (`fam`), so ending a sign-in ends its access tokens too.
 """
 
 import uuid
@@ -14,7 +15,7 @@ import jwt
 from app.core.config import Settings
 
 ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "typ", "ver"]
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "nbf", "jti", "iss", "aud", "typ", "ver", "fam"]
 
 TokenKind = Literal["access", "refresh"]
 
@@ -24,7 +25,7 @@ class TokenClaims:
     user_id: uuid.UUID
     token_id: uuid.UUID
     version: int
-    family_id: uuid.UUID | None  # refresh tokens only
+    family_id: uuid.UUID  # the sign-in
 
 
 def encode_token(
@@ -36,7 +37,7 @@ def encode_token(
     token_id: uuid.UUID,
     issued_at: datetime,
     expires_at: datetime,
-    family_id: uuid.UUID | None = None,
+    family_id: uuid.UUID,
 ) -> str:
     claims: dict[str, Any] = {
         "sub": str(user_id),
@@ -48,9 +49,8 @@ def encode_token(
         "aud": settings.jwt_audience,
         "typ": kind,
         "ver": version,
+        "fam": str(family_id),
     }
-    if family_id is not None:
-        claims["fam"] = str(family_id)
     return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
 
 
@@ -67,12 +67,11 @@ def decode_token(settings: Settings, token: str, kind: TokenKind) -> TokenClaims
         )
         if claims["typ"] != kind or type(claims["ver"]) is not int:
             return None
-        family = claims.get("fam")
         return TokenClaims(
             user_id=uuid.UUID(claims["sub"]),
             token_id=uuid.UUID(claims["jti"]),
             version=claims["ver"],
-            family_id=uuid.UUID(family) if kind == "refresh" else None,
+            family_id=uuid.UUID(claims["fam"]),
         )
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
         return None

@@ -1,10 +1,13 @@
-"""The async engine, and the one way to run several statements as a unit.
+"""The async engine, the fair queue in front of its pool, and the one way to run several
+statements as a unit.
 
 The engine runs in autocommit: a read is one round trip with no BEGIN, no COMMIT and no
 ROLLBACK when the connection goes back to the pool. Writes that need more than one
 statement to be atomic say so with `transaction()`.
 """
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -19,6 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 {%- endif %}
 
 from app.core.config import Settings
+from app.core.errors import BusyError
+from app.core.logging import EpisodeLog
+
+logger = logging.getLogger(__name__)
 
 _open_transaction: ContextVar[AsyncConnection | None] = ContextVar("open_transaction", default=None)
 
@@ -32,6 +39,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 {%- endif %}
         settings.database_url.get_secret_value(),
         echo=settings.database_echo,
+        hide_parameters=True,  # errors and logs name statements, never the values in them
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
         skip_autocommit_rollback=True,
@@ -57,6 +65,46 @@ def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry)
 {%- endif %}
 
 
+class Database:
+    """The engine behind a first-come, first-served queue for its pooled connections.
+
+    SQLAlchemy's pool hands a freed connection to whichever task asks next, so under a
+    burst larger than the pool some requests would wait far longer than others. Here the
+    waiting happens in a FIFO queue sized to the pool: every request waits its turn, for at
+    most `database_pool_timeout` seconds, and only then is answered 503 "busy", which is
+    told apart from a database that cannot be reached.
+    """
+
+    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+        self.engine = engine
+        self._turns = asyncio.Semaphore(settings.database_pool_size)
+        self._patience = settings.database_pool_timeout
+        self._busy = EpisodeLog(logger, logging.WARNING)
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection, held until the block ends; wait your turn for one."""
+        try:
+            async with asyncio.timeout(self._patience):
+                await self._turns.acquire()
+        except TimeoutError:
+            self._busy.record("no database connection free within %ss", self._patience)
+            raise BusyError from None
+        try:
+            async with self.engine.connect() as connection:
+                yield connection
+        finally:
+            self._turns.release()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def in_transaction(connection: AsyncConnection) -> bool:
+    """Whether `connection` is inside a `transaction()` block."""
+    return _open_transaction.get() is connection
+
+
 @asynccontextmanager
 async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
     """Run the block in one database transaction: all of it commits, or none of it.
@@ -65,7 +113,7 @@ async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnect
     reads before and after stay single round trips. A block inside another block on the
     same connection joins the outer transaction.
     """
-    if _open_transaction.get() is connection:
+    if in_transaction(connection):
         yield connection
         return
     if connection.in_transaction():

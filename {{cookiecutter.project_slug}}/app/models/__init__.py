@@ -8,7 +8,7 @@ from app.models.audit_event import AuditEvent
 {% endif -%}
 from app.models.item import Item
 {% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
-from app.models.refresh_token import RefreshToken
+from app.models.refresh_token import RefreshToken, RefreshTokenFamily
 from app.models.user import User
 {% endif %}
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Item",
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
     "RefreshToken",
+    "RefreshTokenFamily",
     "User",
 {%- endif %}
 ]

@@ -7,6 +7,9 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from app.core.auth import Scope
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+from app.core.passwords import PASSWORD_MAX_LENGTH
+{%- endif %}
 from app.models.api_key import NAME_MAX_LENGTH
 from app.schemas.common import NO_NUL_PATTERN, UTCDatetime
 
@@ -20,6 +23,28 @@ _KEY_EXAMPLE: dict[str, JsonValue] = {
     "revoked_at": None,
     "created_at": "2026-01-01T00:00:00Z",
 }
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+
+class ApiKeyCreate(BaseModel):
+    """A new key: what it is for, what it may do, optionally when it stops working, and your
+    current password (a key outlives sign-ins, so a stolen access token alone cannot make one)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "nightly export",
+                    "scopes": ["items:read"],
+                    "current_password": "correct horse battery",
+                }
+            ]
+        },
+    )
+
+    current_password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)]
+{%- else %}
 
 
 class ApiKeyCreate(BaseModel):
@@ -29,6 +54,7 @@ class ApiKeyCreate(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"name": "nightly export", "scopes": ["items:read"]}]},
     )
+{%- endif %}
 
     name: Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NO_NUL_PATTERN)]
     scopes: Annotated[set[Scope], Field(min_length=1)]

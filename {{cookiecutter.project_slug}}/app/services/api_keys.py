@@ -11,6 +11,7 @@ from app.core.auth import Principal
 from app.core.config import Settings
 from app.core.errors import NotFoundError
 from app.core.keys import generate_key, hash_key, key_matches, key_prefix
+from app.db import queries
 from app.db.engine import transaction
 from app.models.api_key import ApiKey
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
@@ -64,6 +65,11 @@ _BY_PREFIX = select(
 _INSERT = insert(ApiKey)
 _TOUCH = update(ApiKey).where(ApiKey.id == bindparam("key_id"))
 _REVOKE = update(ApiKey).where(ApiKey.id == bindparam("key_id"), ApiKey.revoked_at.is_(None))
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+_REVOKE_ALL = update(ApiKey).where(
+    ApiKey.user_id == bindparam("owner_id"), ApiKey.revoked_at.is_(None)
+)
+{%- endif %}
 
 
 def _public(row: dict[str, Any]) -> ApiKeyRecord:
@@ -159,6 +165,21 @@ async def revoke_key(
         await audit.record(connection, "api_key_revoked", origin, target=f"api_key:{key_id}")
 
 
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+
+async def revoke_all_keys(
+    connection: AsyncConnection, owner_id: uuid.UUID, origin: audit.Origin
+) -> None:
+    """Revoke every active key of one owner at once."""
+    async with transaction(connection):
+        await connection.execute(
+            _REVOKE_ALL, {"owner_id": owner_id, "revoked_at": datetime.now(UTC)}
+        )
+        await audit.record(connection, "api_keys_revoked", origin, target=f"user:{owner_id}")
+{%- endif %}
+
+
 async def principal_for_key(
     connection: AsyncConnection, settings: Settings, key: str
 ) -> Principal | None:
@@ -166,26 +187,27 @@ async def principal_for_key(
     prefix = key_prefix(key)
     if prefix is None:
         return None
-    row = (await connection.execute(_BY_PREFIX, {"prefix": prefix})).first()
-    if row is None or not key_matches(key, row.key_hash, settings.secret_key):
+    row = await queries.fetch_one(connection, _BY_PREFIX, {"prefix": prefix})
+    if row is None or not key_matches(key, row["key_hash"], settings.secret_key):
         return None
     now = datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    expires_at = row["expires_at"]
+    if row["revoked_at"] is not None or (expires_at is not None and expires_at <= now):
         return None
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
-    if not row.is_active:
+    if not row["is_active"]:
         return None
 {%- endif %}
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
-        await connection.execute(_TOUCH, {"key_id": row.id, "last_used_at": now})
+    if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_PRECISION:
+        await queries.execute(connection, _TOUCH, {"key_id": row["id"], "last_used_at": now})
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
     # A key never grants more than its owner holds: "admin" only for superusers' keys.
-    scopes = frozenset(row.scopes.split())
-    if not row.is_superuser:
+    scopes = frozenset(row["scopes"].split())
+    if not row["is_superuser"]:
         scopes -= {"admin"}
     return Principal(
-        subject=f"api_key:{row.id}", user_id=row.user_id, scopes=scopes, credential="api_key"
+        subject=f"api_key:{row['id']}", user_id=row["user_id"], scopes=scopes, credential="api_key"
     )
 {%- else %}
-    return Principal(subject=f"api_key:{row.id}", scopes=frozenset(row.scopes.split()))
+    return Principal(subject=f"api_key:{row['id']}", scopes=frozenset(row["scopes"].split()))
 {%- endif %}

@@ -2,9 +2,9 @@
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -33,6 +33,10 @@ class Origin:
 
     actor: str | None
     client_address: str | None
+
+    def by(self, actor: str) -> Self:
+        """The same origin, once the caller is known (after a sign-in, say)."""
+        return replace(self, actor=actor)
 
 
 async def record(

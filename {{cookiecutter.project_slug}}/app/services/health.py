@@ -4,19 +4,19 @@ import asyncio
 import logging
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core.errors import UnavailableError
+from app.db.engine import Database
 
 logger = logging.getLogger(__name__)
 
 _PING = text("SELECT 1")
 
 
-async def check_database(engine: AsyncEngine, seconds: float) -> None:
+async def check_database(database: Database, seconds: float) -> None:
     """Raise `UnavailableError` unless a trivial query answers within `seconds`."""
     try:
-        async with asyncio.timeout(seconds), engine.connect() as connection:
+        async with asyncio.timeout(seconds), database.connect() as connection:
             await connection.execute(_PING)
     except Exception as exc:  # any failure, driver or timeout, means "not ready"
         logger.warning("readiness check failed: %r", exc)

@@ -2,6 +2,7 @@
 
 Functions take the request's connection and return plain dicts; the router shapes them
 through the response model. No statement re-reads a row that the function already knows.
+Statements run through `app.db.queries`, the one seam to the driver.
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 `owner_id` confines a call to one user's items (None: every item, for superusers). Another
@@ -9,14 +10,17 @@ user's item is reported as missing, so nobody learns which ids exist.
 {%- endif %}
 """
 
+import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Executable, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import ConflictError, NotFoundError, PreconditionFailedError
+from app.db import queries
 from app.models.item import Item
 from app.schemas.common import one_page
 from app.schemas.item import ItemCreate, ItemListQuery
@@ -36,6 +40,7 @@ _COLUMNS = (
 {%- else %}
 _COLUMNS = (Item.id, Item.title, Item.description, Item.version, Item.created_at, Item.updated_at)
 {%- endif %}
+_LIKE_SPECIALS = re.compile(r"[/%_]")
 _SORT_COLUMNS = {"created_at": Item.created_at, "updated_at": Item.updated_at, "title": Item.title}
 
 _SELECT_BY_ID = select(*_COLUMNS).where(Item.id == bindparam("item_id"))
@@ -78,7 +83,7 @@ async def create_item(connection: AsyncConnection, data: ItemCreate) -> ItemReco
         "created_at": now,
         "updated_at": now,
     }
-    await connection.execute(_INSERT, record)
+    await queries.execute(connection, _INSERT, record)
     return record
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
@@ -87,15 +92,16 @@ async def get_item(
     connection: AsyncConnection, item_id: uuid.UUID, owner_id: uuid.UUID | None
 ) -> ItemRecord:
     if owner_id is None:
-        result = await connection.execute(_SELECT_BY_ID, {"item_id": item_id})
+        row = await queries.fetch_one(connection, _SELECT_BY_ID, {"item_id": item_id})
     else:
-        result = await connection.execute(_SELECT_OWNED, {"item_id": item_id, "owner_id": owner_id})
-    row = result.mappings().first()
+        row = await queries.fetch_one(
+            connection, _SELECT_OWNED, {"item_id": item_id, "owner_id": owner_id}
+        )
 {%- else %}
 
 
 async def get_item(connection: AsyncConnection, item_id: uuid.UUID) -> ItemRecord:
-    row = (await connection.execute(_SELECT_BY_ID, {"item_id": item_id})).mappings().first()
+    row = await queries.fetch_one(connection, _SELECT_BY_ID, {"item_id": item_id})
 {%- endif %}
     if row is None:
         raise NotFoundError(_NOT_FOUND)
@@ -118,23 +124,42 @@ async def list_items(
     One row more than the page is fetched to learn whether another page exists, which
     costs far less than counting every match.
     """
-    statement = select(*_COLUMNS)
+    params: dict[str, Any] = {"limit": query.limit + 1, "offset": query.offset}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
     if owner_id is not None:
-        statement = statement.where(Item.owner_id == owner_id)
+        params["owner_id"] = owner_id
 {%- endif %}
     if query.q is not None:
-        statement = statement.where(Item.title.icontains(query.q, autoescape=True))
+        params["q"] = _LIKE_SPECIALS.sub(r"/\g<0>", query.q)
     if query.created_after is not None:
-        statement = statement.where(Item.created_at >= query.created_after)
+        params["created_after"] = query.created_after
     if query.created_before is not None:
-        statement = statement.where(Item.created_at < query.created_before)
-    column = _SORT_COLUMNS[query.sort.removeprefix("-")]
-    order = (column.desc(), Item.id.desc()) if query.sort[0] == "-" else (column, Item.id)
-    statement = statement.order_by(*order).limit(query.limit + 1).offset(query.offset)
-
-    rows = (await connection.execute(statement)).mappings()
+        params["created_before"] = query.created_before
+    statement = _list_statement(frozenset(params), query.sort)
+    rows = await queries.fetch_all(connection, statement, params)
     return one_page([dict(row) for row in rows], query.limit, query.offset)
+
+
+@lru_cache(maxsize=256)
+def _list_statement(filters: frozenset[str], sort: str) -> Executable:
+    """The list statement for one combination of filters and sort order, built once.
+
+    Every value is a bound parameter, so each combination compiles a single time.
+    """
+    statement = select(*_COLUMNS)
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    if "owner_id" in filters:
+        statement = statement.where(Item.owner_id == bindparam("owner_id"))
+{%- endif %}
+    if "q" in filters:  # case-insensitive substring; "/" escapes the wildcards % and _
+        statement = statement.where(Item.title.icontains(bindparam("q"), escape="/"))
+    if "created_after" in filters:
+        statement = statement.where(Item.created_at >= bindparam("created_after"))
+    if "created_before" in filters:
+        statement = statement.where(Item.created_at < bindparam("created_before"))
+    column = _SORT_COLUMNS[sort.removeprefix("-")]
+    order = (column.desc(), Item.id.desc()) if sort[0] == "-" else (column, Item.id)
+    return statement.order_by(*order).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 async def update_item(
@@ -163,11 +188,12 @@ async def update_item(
         if not changes:
             return current
         values = {**changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
-        result = await connection.execute(
+        matched = await queries.execute(
+            connection,
             _UPDATE_IF_VERSION,
             {**values, "item_id": item_id, "expected_version": current["version"]},
         )
-        if result.rowcount == 1:
+        if matched == 1:
             return {**current, **values}
         if if_match is not None:
             raise PreconditionFailedError(_STALE)
@@ -184,12 +210,12 @@ async def delete_item(
     """Delete the item; with `if_match`, only while it still has one of those versions."""
     if if_match is None:
         if owner_id is None:
-            result = await connection.execute(_DELETE, {"item_id": item_id})
+            matched = await queries.execute(connection, _DELETE, {"item_id": item_id})
         else:
-            result = await connection.execute(
-                _DELETE_OWNED, {"item_id": item_id, "owner_id": owner_id}
+            matched = await queries.execute(
+                connection, _DELETE_OWNED, {"item_id": item_id, "owner_id": owner_id}
             )
-        if result.rowcount != 1:
+        if matched != 1:
             raise NotFoundError(_NOT_FOUND)
         return
     current = await get_item(connection, item_id, owner_id)
@@ -201,16 +227,15 @@ async def delete_item(
 ) -> None:
     """Delete the item; with `if_match`, only while it still has one of those versions."""
     if if_match is None:
-        result = await connection.execute(_DELETE, {"item_id": item_id})
-        if result.rowcount != 1:
+        if await queries.execute(connection, _DELETE, {"item_id": item_id}) != 1:
             raise NotFoundError(_NOT_FOUND)
         return
     current = await get_item(connection, item_id)
 {%- endif %}
     if current["version"] not in if_match:
         raise PreconditionFailedError(_STALE)
-    result = await connection.execute(
-        _DELETE_IF_VERSION, {"item_id": item_id, "expected_version": current["version"]}
+    matched = await queries.execute(
+        connection, _DELETE_IF_VERSION, {"item_id": item_id, "expected_version": current["version"]}
     )
-    if result.rowcount != 1:
+    if matched != 1:
         raise PreconditionFailedError(_STALE)

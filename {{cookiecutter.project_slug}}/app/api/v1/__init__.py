@@ -13,6 +13,8 @@ from app.api.v1 import items
 {%- endif %}
 
 api_router = APIRouter(prefix="/api/v1")
+# Requests try routes in order: the busiest resource goes first.
+api_router.include_router(items.router)
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 api_router.include_router(auth.router)
 api_router.include_router(users.router)
@@ -20,7 +22,6 @@ api_router.include_router(users.router)
 {%- if cookiecutter.auth in ["api_key", "jwt_and_api_key"] %}
 api_router.include_router(api_keys.router)
 {%- endif %}
-api_router.include_router(items.router)
 {%- if cookiecutter.auth != "none" %}
 api_router.include_router(audit.router)
 {%- endif %}

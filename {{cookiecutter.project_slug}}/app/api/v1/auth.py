@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, status
 
 from app.api.deps import ClientAddress, origin_of
 from app.core.auth import CHALLENGE
-from app.core.deps import AppSettings, Connection
+from app.core.deps import AppSettings, Connection, Database
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.schemas.token import RefreshRequest, SignInForm, TokenPair
 from app.schemas.user import UserRead, UserRegister
@@ -16,6 +16,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 _BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Wrong email or password, or an inactive user."}
+}
+_BUSY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Too many passwords are being checked at once; retry after a moment."}
 }
 _BAD_TOKEN: dict[int | str, dict[str, Any]] = {
     401: {"description": "The refresh token is invalid, expired, used or revoked."}
@@ -30,30 +33,33 @@ _BAD_TOKEN: dict[int | str, dict[str, Any]] = {
     responses={
         403: {"description": "Registration is switched off."},
         409: {"description": "The email is taken."},
+        503: _BUSY[503],
     },
 )
 async def register(
-    body: UserRegister, connection: Connection, settings: AppSettings, address: ClientAddress
+    body: UserRegister, database: Database, settings: AppSettings, address: ClientAddress
 ) -> dict[str, object]:
     """Create an ordinary, active user. The server sets the id and every privilege."""
     if not settings.registration_enabled:
         raise ForbiddenError("Registration is switched off.")
-    return await users.create_user(connection, body.email, body.password, origin_of(None, address))
+    return await users.register(database, body.email, body.password, origin_of(None, address))
 
 
-@router.post("/token", response_model=TokenPair, summary="Sign in", responses=_BAD_CREDENTIALS)
+@router.post(
+    "/token", response_model=TokenPair, summary="Sign in", responses={**_BAD_CREDENTIALS, **_BUSY}
+)
 async def sign_in(
     form: Annotated[SignInForm, Form()],
-    connection: Connection,
+    database: Database,
     settings: AppSettings,
     address: ClientAddress,
 ) -> dict[str, object]:
     """Trade an email (`username`) and password for an access and a refresh token."""
     origin = origin_of(None, address)
-    signed_in = await users.sign_in(connection, form.username, form.password, origin)
-    if signed_in is None:
+    pair = await tokens.sign_in(database, settings, form.username, form.password, origin)
+    if pair is None:
         raise UnauthorizedError("Wrong email or password.", headers=CHALLENGE)
-    return await tokens.issue_pair(connection, settings, *signed_in)
+    return pair
 
 
 @router.post("/refresh", response_model=TokenPair, summary="Refresh tokens", responses=_BAD_TOKEN)
@@ -61,7 +67,7 @@ async def refresh(
     body: RefreshRequest, connection: Connection, settings: AppSettings, address: ClientAddress
 ) -> dict[str, object]:
     """Trade a refresh token for a new pair. Each refresh token works once: reusing one
-    revokes every token of that sign-in."""
+    revokes every token of that sign-in, access tokens included."""
     return await tokens.rotate(connection, settings, body.refresh_token, origin_of(None, address))
 
 
@@ -74,6 +80,6 @@ async def refresh(
 async def logout(
     body: RefreshRequest, connection: Connection, settings: AppSettings, address: ClientAddress
 ) -> None:
-    """End the sign-in the refresh token belongs to: none of its refresh tokens work any
-    more; its access token expires on its own within minutes."""
+    """End the sign-in the refresh token belongs to: none of its tokens, refresh or access,
+    work any more."""
     await tokens.revoke(connection, settings, body.refresh_token, origin_of(None, address))

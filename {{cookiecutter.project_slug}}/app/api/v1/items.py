@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 {% if cookiecutter.auth != "none" %}
-from app.api.deps import ItemsReader, ItemsWriter
+from app.api.deps import ItemsEditor, ItemsReader, ItemsWriter
 {%- endif %}
 from app.api.etags import etag, parse_if_match
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
@@ -134,9 +134,9 @@ async def update_item(
     item_id: uuid.UUID,
     body: ItemUpdate,
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
-    principal: ItemsWriter,
+    principal: ItemsEditor,
 {%- elif cookiecutter.auth == "api_key" %}
-    _: ItemsWriter,
+    _: ItemsEditor,
 {%- endif %}
     connection: Connection,
     response: Response,

@@ -5,9 +5,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from app.api.deps import AccountHolder, Admin, ClientAddress, CurrentPrincipal, origin_of
-from app.core.deps import Connection
+from app.api.deps import (
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    KEYS_CANNOT_CHANGE_ACCOUNTS,
+{%- endif %}
+    AccountHolder,
+    Admin,
+    ClientAddress,
+    CurrentPrincipal,
+    SignedInUser,
+    origin_of,
+)
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+from app.core.auth import Principal
+{%- endif %}
+from app.core.deps import Connection, Database
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+from app.core.errors import ConflictError, ForbiddenError
+{%- else %}
 from app.core.errors import ConflictError
+{%- endif %}
 from app.schemas.common import PageQuery
 from app.schemas.user import PasswordChange, ProfileUpdate, UserAdminUpdate, UserPage, UserRead
 from app.services import users
@@ -18,6 +35,14 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No user wit
 _TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "The email is taken."}}
 # The last superuser could otherwise leave nobody able to administer the service.
 _SELF_LOCKOUT = "Superusers cannot deactivate, demote or delete themselves; ask another one."
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+
+def _refuse_own_account_by_key(principal: Principal, user_id: uuid.UUID) -> None:
+    """An admin key acts for its owner on others, never on the owner's own account."""
+    if principal.credential == "api_key" and user_id == principal.user_id:
+        raise ForbiddenError(KEYS_CANNOT_CHANGE_ACCOUNTS)
+{%- endif %}
 
 
 @router.get("/me", response_model=UserRead, summary="Get your account")
@@ -46,17 +71,20 @@ async def update_me(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change your password",
-    responses={400: {"description": "The current password is not correct."}},
+    responses={
+        400: {"description": "The current password is not correct."},
+        503: {"description": "Too many passwords are being checked at once; retry shortly."},
+    },
 )
 async def change_password(
     body: PasswordChange,
-    principal: AccountHolder,
-    connection: Connection,
+    principal: SignedInUser,
+    database: Database,
     address: ClientAddress,
 ) -> None:
     """Set a new password. Every token issued before stops working at once."""
     await users.change_password(
-        connection,
+        database,
         principal.user_id,
         body.current_password,
         body.new_password,
@@ -85,7 +113,7 @@ async def read_user(user_id: uuid.UUID, _: Admin, connection: Connection) -> dic
     summary="Update a user",
     responses={
         **_NOT_FOUND,
-        409: {"description": "The email is taken, or a superuser tried to lock themselves out."},
+        409: {"description": "The email is taken, or the change would leave no active superuser."},
     },
 )
 async def update_user(
@@ -96,7 +124,11 @@ async def update_user(
     address: ClientAddress,
 ) -> dict[str, Any]:
     """Change a user's email, activity or superuser flag. Deactivation voids every token of
-    that user at once. Superusers only, and not to lock themselves out."""
+    that user at once{% if cookiecutter.auth == "jwt_and_api_key" %} and revokes their API keys for good{% endif %}. Superusers only, not to lock themselves
+    out, and at least one active superuser always remains."""
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    _refuse_own_account_by_key(principal, user_id)
+{%- endif %}
     if user_id == principal.user_id and (body.is_active is False or body.is_superuser is False):
         raise ConflictError(_SELF_LOCKOUT)
     return await users.update_user(
@@ -108,12 +140,18 @@ async def update_user(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a user",
-    responses={**_NOT_FOUND, 409: {"description": "Superusers cannot delete themselves."}},
+    responses={
+        **_NOT_FOUND,
+        409: {"description": "Superusers cannot delete themselves, nor the last superuser."},
+    },
 )
 async def delete_user(
     user_id: uuid.UUID, principal: Admin, connection: Connection, address: ClientAddress
 ) -> None:
     """Delete a user with their items and tokens. Superusers only, and not themselves."""
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    _refuse_own_account_by_key(principal, user_id)
+{%- endif %}
     if user_id == principal.user_id:
         raise ConflictError(_SELF_LOCKOUT)
     await users.delete_user(connection, user_id, origin_of(principal, address))

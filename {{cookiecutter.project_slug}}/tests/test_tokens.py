@@ -466,7 +466,11 @@ async def test_reusing_a_refresh_token_revokes_its_family(
     assert_unauthorized(reuse)
     assert "already used" in reuse.json()["detail"]
     assert_unauthorized(await refresh(anonymous, newest["refresh_token"]))
+    # Its access tokens die with it, the one just issued included.
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(newest["access_token"])))
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(stolen["access_token"])))
     # Only that sign-in is revoked: another session of the same user goes on.
+    assert (await anonymous.get(ME, headers=bearer(other_session["access_token"]))).is_success
     assert (await refresh(anonymous, other_session["refresh_token"])).status_code == 200
     async with clean_tables.connect() as connection:
         targets = await connection.scalars(
@@ -475,13 +479,15 @@ async def test_reusing_a_refresh_token_revokes_its_family(
         assert list(targets) == [f"user:{user_id}"]
 
 
-async def test_logout_revokes_the_refresh_token(anonymous: AsyncClient) -> None:
+async def test_logout_revokes_the_refresh_and_the_access_token(anonymous: AsyncClient) -> None:
     pair = await sign_in(anonymous)
+    assert (await anonymous.get(ME, headers=bearer(pair["access_token"]))).status_code == 200
 
     response = await anonymous.post(LOGOUT, json={"refresh_token": pair["refresh_token"]})
 
     assert response.status_code == 204
     assert_unauthorized(await refresh(anonymous, pair["refresh_token"]))
+    assert_unauthorized(await anonymous.get(ME, headers=bearer(pair["access_token"])))
 
 
 async def test_logout_does_not_touch_other_sessions(anonymous: AsyncClient) -> None:
@@ -489,6 +495,7 @@ async def test_logout_does_not_touch_other_sessions(anonymous: AsyncClient) -> N
 
     await anonymous.post(LOGOUT, json={"refresh_token": leaving["refresh_token"]})
 
+    assert (await anonymous.get(ME, headers=bearer(staying["access_token"]))).status_code == 200
     assert (await refresh(anonymous, staying["refresh_token"])).status_code == 200
 
 
@@ -581,36 +588,42 @@ async def test_no_token_of_a_sign_in_survives_its_revocation(
 
 
 async def test_a_sign_in_flood_does_not_stop_reads(settings: Settings, serve: Serve) -> None:
-    """Password checks hold no connection and queue only so far; reads go on meanwhile."""
+    """Password checks hold no connection and queue only so far, so reads go on meanwhile:
+    they are answered before the sign-ins that were let in, not after all of them."""
     cramped = settings.model_copy(
-        update={
-            "database_pool_size": 3,
-            "database_pool_timeout": 2.0,
-            "password_hash_threads": 1,
-            "password_hash_backlog": 4,
-        }
+        update={"database_pool_size": 3, "password_hash_threads": 1, "password_hash_backlog": 4}
     )
+    finished: list[str] = []
     async with serve(create_app(cramped)) as http:
         created = await http.post("/api/v1/items", json={"title": "still readable"})
         assert created.status_code == 201, created.text
 
         async def sign_in_as_nobody(number: int) -> Response:
             form = {"username": f"nobody{number}@example.com", "password": "a wrong password"}
-            return await http.post(TOKEN, data=form, headers={"Authorization": ""})
+            response = await http.post(TOKEN, data=form, headers={"Authorization": ""})
+            finished.append(f"sign-in {response.status_code}")
+            return response
+
+        async def read() -> Response:
+            response = await http.get("/api/v1/items")
+            finished.append("read")
+            return response
 
         results = await asyncio.gather(
-            *(sign_in_as_nobody(number) for number in range(200)),
-            *(http.get("/api/v1/items") for _ in range(20)),
+            *(sign_in_as_nobody(number) for number in range(200)), *(read() for _ in range(20))
         )
 
     sign_ins, reads = results[:200], results[200:]
-    assert [read.status_code for read in reads] == [200] * 20
+    assert [response.status_code for response in reads] == [200] * 20
     assert {response.status_code for response in sign_ins} == {401, 503}
     assert all(
         response.headers["retry-after"] == "1"
         for response in sign_ins
         if response.status_code == 503
     )
+    checked = [index for index, what in enumerate(finished) if what == "sign-in 401"]
+    last_read = max(index for index, what in enumerate(finished) if what == "read")
+    assert last_read < checked[-1], finished
 
 
 async def test_purging_deletes_only_sign_ins_whose_tokens_all_expired(

@@ -62,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         redirect_slashes=False,  # a redirect would echo the Host header; 404 is the answer
         openapi_url="/openapi.json" if settings.serve_docs else None,
+        # No OpenTelemetry here: FastAPI's native telemetry would check for providers on
+        # every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     install_problem_openapi(app)

@@ -6,9 +6,9 @@ the body limit stop a streamed upload part-way.
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
@@ -82,7 +82,7 @@ class EdgeMiddleware:
         request_id = (
             incoming_id.decode()
             if _INCOMING_REQUEST_ID.fullmatch(incoming_id)
-            else uuid.uuid4().hex
+            else os.urandom(16).hex()
         )
         token = request_id_var.set(request_id)
         started = time.perf_counter()

@@ -84,12 +84,15 @@ class Database:
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         """A pooled connection, held until the block ends; wait your turn for one."""
-        try:
-            async with asyncio.timeout(self._patience):
-                await self._turns.acquire()
-        except TimeoutError:
-            self._busy.record("no database connection free within %ss", self._patience)
-            raise BusyError from None
+        if not self._turns.locked():  # a connection is free: no queue, no timer
+            await self._turns.acquire()
+        else:
+            try:
+                async with asyncio.timeout(self._patience):
+                    await self._turns.acquire()
+            except TimeoutError:
+                self._busy.record("no database connection free within %ss", self._patience)
+                raise BusyError from None
         try:
             async with self.engine.connect() as connection:
                 yield connection

@@ -212,10 +212,12 @@ async def test_only_superusers_read_the_trail(
     [
         ("not an address", None),
         ("203.0.113.7" * 10, None),  # longer than the column: once a 500
+        ("fe80::1%" + "x" * 80, "fe80::1"),  # an IPv6 zone is free text: dropped
+        ("fe80::1%chosen by the client", "fe80::1"),
         ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
         ("198.51.100.20", "198.51.100.20"),
     ],
-    ids=["text", "too-long", "ipv6-canonical", "ipv4"],
+    ids=["text", "too-long", "long-zone", "zone", "ipv6-canonical", "ipv4"],
 )
 async def test_only_a_valid_client_address_is_stored(
     settings: Settings,

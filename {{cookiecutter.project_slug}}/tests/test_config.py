@@ -53,6 +53,37 @@ def test_json_logs_in_production_only(environment: str, json_lines: bool) -> Non
     assert settings.log_json is json_lines
 
 
+@pytest.mark.parametrize(
+    ("environment", "docs_enabled", "served"),
+    [
+        ("production", None, False),
+        ("production", "true", True),
+        ("development", None, True),
+        ("test", None, True),
+        ("development", "false", False),
+    ],
+)
+def test_docs_are_off_in_production_unless_switched_on(
+    monkeypatch: pytest.MonkeyPatch, environment: str, docs_enabled: str | None, served: bool
+) -> None:
+    monkeypatch.delenv("DOCS_ENABLED", raising=False)
+    if docs_enabled is not None:
+        monkeypatch.setenv("DOCS_ENABLED", docs_enabled)
+{%- if cookiecutter.auth != "none" %}
+
+    settings = Settings(
+        _env_file=None,
+        environment=environment,  # type: ignore[arg-type]
+        secret_key=SecretStr(TEST_SECRET),  # production refuses to start without a strong one
+    )
+{%- else %}
+
+    settings = Settings(_env_file=None, environment=environment)  # type: ignore[arg-type]
+{%- endif %}
+
+    assert settings.serve_docs is served
+
+
 def test_database_url_is_kept_secret() -> None:
     settings = Settings(_env_file=None)
     assert settings.database_url.get_secret_value() not in repr(settings)

@@ -87,7 +87,15 @@ async def test_one_access_line_per_request(client: AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "hostile", ["/items\nINFO forged line", "a\u2028b", "a\x85b", "a\rb\x1b[31m"]
+    "hostile",
+    [
+        "/items\nINFO forged line",
+        "a\u2028b\u2029c",
+        "a\x85b",
+        "a\rb\x1b[31m",
+        "a\x7fb\x9b31m",
+    ],
+    ids=["newline", "separators", "next-line", "c0", "del-and-c1"],
 )
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
 def test_text_from_clients_cannot_break_a_log_line(hostile: str, json_lines: bool) -> None:
@@ -100,6 +108,7 @@ def test_text_from_clients_cannot_break_a_log_line(hostile: str, json_lines: boo
     line = formatter.format(record)
 
     assert len(line.splitlines()) == 1
-    assert not {"\n", "\r", "\x1b", "\x85", "\u2028"} & set(line)
+    unsafe = {chr(code) for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
+    assert not unsafe & set(line)
     if json_lines:
         assert json.loads(line)["message"] == f"GET {hostile} 404"

@@ -99,7 +99,10 @@ async def test_validation_errors_are_documented(document: dict[str, Any]) -> Non
 async def test_docs_are_off_in_production_unless_enabled(
     settings: Settings, serve: Serve, environment: str, enabled: bool | None, served: bool
 ) -> None:
-    chosen = settings.model_copy(update={"environment": environment, "docs_enabled": enabled})
+    changes: dict[str, Any] = {"environment": environment}
+    if enabled is not None:  # unset stays unset, so that the default itself is tested
+        changes["docs_enabled"] = enabled
+    chosen = settings.model_copy(update=changes)
     async with serve(create_app(chosen)) as http:
         statuses = {(await http.get(path)).status_code for path in DOCS_PATHS}
 

@@ -1,7 +1,9 @@
 """Accounts: registration, your own profile and password, administration, and item ownership."""
 
 import asyncio
+import time
 import uuid
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +12,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core import passwords
 from app.core.config import Settings
 from app.main import create_app
 from app.models.user import User
@@ -524,3 +527,69 @@ async def test_two_superusers_removing_each_other_at_once_leave_one(
             )
             assert remaining == 1
             await connection.execute(delete(User).where(User.is_superuser.is_(True)))
+
+
+HASHING_SECONDS = 0.6  # long enough for several reads
+
+
+class SlowHashing:
+    """The password context, every call of it made to take HASHING_SECONDS."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._context, name)
+
+        def slowly(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(HASHING_SECONDS)
+            return method(*args, **kwargs)
+
+        return slowly
+
+
+def password_request(http: AsyncClient, action: str) -> Coroutine[Any, Any, Response]:
+    if action == "sign-in":
+        return http.post(TOKEN, data={"username": USER_EMAIL, "password": USER_PASSWORD})
+    if action == "register":
+        return http.post(REGISTER, json={"email": "new@example.com", "password": PASSWORD})
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+    if action == "create-key":
+        return http.post(
+            "/api/v1/api-keys",
+            json={"name": "ci", "scopes": ["items:read"], "current_password": USER_PASSWORD},
+        )
+{%- endif %}
+    return http.post(
+        f"{ME}/password", json={"current_password": USER_PASSWORD, "new_password": NEW_PASSWORD}
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "status"),
+    [
+        ("sign-in", 200),
+        ("register", 201),
+        ("change-password", 204),
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+        ("create-key", 201),
+{%- endif %}
+    ],
+)
+async def test_checking_a_password_holds_no_connection(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch, action: str, status: int
+) -> None:
+    """With one pooled connection, reads go on while a password is hashed or checked."""
+    cramped = settings.model_copy(update={"database_pool_size": 1})
+    async with serve(create_app(cramped)) as http:
+        monkeypatch.setattr(passwords, "_context", SlowHashing(passwords._context))
+        pending = asyncio.create_task(password_request(http, action))
+        await asyncio.sleep(HASHING_SECONDS / 6)  # the password is being checked by now
+
+        reads = [(await http.get(ME)).status_code for _ in range(3)]
+        finished_first = pending.done()
+        response = await pending
+
+    assert reads == [200, 200, 200]
+    assert not finished_first  # the reads did not wait for the password check
+    assert response.status_code == status, response.text

@@ -1,11 +1,11 @@
 """Authentication and authorization dependencies for routers.
 
-`CurrentPrincipal` authenticates; `ItemsReader`, `ItemsWriter` and `Admin` also check a scope.
+`CurrentPrincipal` authenticates; `ItemsReader`, `ItemsWriter`, `ItemsEditor` and `Admin` also
+check scopes.
 They share the request's one connection, so authorizing costs one narrow query.
 """
 
 import ipaddress
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,8 +18,9 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 {%- endif %}
 
 from app.core.auth import CHALLENGE, Principal, Scope
+from app.core.config import Settings
 {%- if cookiecutter.auth == "api_key" %}
-from app.core.deps import AppSettings, Connection
+from app.core.deps import Connection
 {%- else %}
 from app.core.deps import AppSettings, Connection, Database
 {%- endif %}
@@ -49,34 +50,49 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 {%- endif %}
 
 
-async def get_principal(
-    connection: Connection,
-    settings: AppSettings,
+class Authorized:
+    """A dependency: the authenticated caller (401 with a challenge when there is none),
+    holding every scope in `needed` (403 otherwise).
+
+    One flat step, since each level of dependencies costs time on every request: the
+    credentials, the request's connection, one narrow query.
+    """
+
+    def __init__(self, *needed: Scope) -> None:
+        self.needed = needed
+
+    async def __call__(
+        self,
+        request: Request,
+        connection: Connection,
 {%- if cookiecutter.auth != "api_key" %}
-    token: Annotated[str | None, Depends(_bearer)],
+        token: Annotated[str | None, Depends(_bearer)],
 {%- endif %}
 {%- if cookiecutter.auth != "jwt" %}
-    key: Annotated[str | None, Depends(_api_key)],
+        key: Annotated[str | None, Depends(_api_key)],
 {%- endif %}
-) -> Principal:
-    """The authenticated caller; 401 with a challenge when there is none."""
+    ) -> Principal:
+        settings: Settings = request.state.settings
 {%- if cookiecutter.auth == "jwt" %}
-    principal = await principal_for_token(connection, settings, token) if token else None
+        principal = await principal_for_token(connection, settings, token) if token else None
 {%- elif cookiecutter.auth == "api_key" %}
-    principal = await principal_for_key(connection, settings, key) if key else None
+        principal = await principal_for_key(connection, settings, key) if key else None
 {%- else %}
-    principal = None
-    if token:
-        principal = await principal_for_token(connection, settings, token)
-    elif key:
-        principal = await principal_for_key(connection, settings, key)
+        principal = None
+        if token:
+            principal = await principal_for_token(connection, settings, token)
+        elif key:
+            principal = await principal_for_key(connection, settings, key)
 {%- endif %}
-    if principal is None:
-        raise UnauthorizedError("Missing or invalid credentials.", headers=CHALLENGE)
-    return principal
+        if principal is None:
+            raise UnauthorizedError("Missing or invalid credentials.", headers=CHALLENGE)
+        missing = [scope for scope in self.needed if scope not in principal.scopes]
+        if missing:
+            raise ForbiddenError(f"This needs the {' and '.join(map(repr, missing))} scope.")
+        return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(Authorized())]
 {%- if cookiecutter.auth != "api_key" %}
 
 
@@ -122,23 +138,11 @@ AccountHolder = CurrentPrincipal  # only users sign in: every principal holds it
 {%- endif %}
 
 
-def require(*needed: Scope) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that lets through only principals holding every scope `needed` (403)."""
-
-    async def check(principal: CurrentPrincipal) -> Principal:
-        missing = [scope for scope in needed if scope not in principal.scopes]
-        if missing:
-            raise ForbiddenError(f"This needs the {' and '.join(map(repr, missing))} scope.")
-        return principal
-
-    return check
-
-
-ItemsReader = Annotated[Principal, Depends(require("items:read"))]
-ItemsWriter = Annotated[Principal, Depends(require("items:write"))]
+ItemsReader = Annotated[Principal, Depends(Authorized("items:read"))]
+ItemsWriter = Annotated[Principal, Depends(Authorized("items:write"))]
 # A change answers with the changed item, so it also needs the right to read it.
-ItemsEditor = Annotated[Principal, Depends(require("items:read", "items:write"))]
-Admin = Annotated[Principal, Depends(require("admin"))]
+ItemsEditor = Annotated[Principal, Depends(Authorized("items:read", "items:write"))]
+Admin = Annotated[Principal, Depends(Authorized("admin"))]
 
 
 async def client_address(request: Request) -> str | None:
@@ -149,8 +153,9 @@ async def client_address(request: Request) -> str | None:
     """
     if request.client is None:
         return None
+    host, _, _zone = request.client.host.partition("%")  # an IPv6 zone is free text
     try:
-        return str(ipaddress.ip_address(request.client.host))
+        return str(ipaddress.ip_address(host))
     except ValueError:
         return None
 

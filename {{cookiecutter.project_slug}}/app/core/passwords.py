@@ -60,10 +60,14 @@ class PasswordHasher:
                 self._threads, "password-hashing", initializer=_lower_thread_priority
             )
         self._admitted += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
-        finally:
-            self._admitted -= 1
+        work = asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        work.add_done_callback(self._release)
+        # A caller that gives up (a dropped connection) leaves the thread busy: its place
+        # is given back only when the work is done, not when the caller leaves.
+        return await asyncio.shield(work)
+
+    def _release(self, _: object) -> None:
+        self._admitted -= 1
 
     def shutdown(self) -> None:
         if self._executor is not None:

@@ -3,8 +3,9 @@
 
     python3 dev.py demo    render the default project into build/ and serve its API docs
     python3 dev.py test    run the template's test suite (extra arguments go to pytest)
+    python3 dev.py bench   benchmark a generated service against a bare reference (--help)
 
-Both create `.venv/` on first use with the template's tools plus every dependency of every
+Each creates `.venv/` on first use with the template's tools plus every dependency of every
 generated variant (read from the rendered pyproject.toml files, so they never drift), and
 reuse it until those inputs change.
 """
@@ -109,6 +110,14 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
+def bench(bench_args: list[str]) -> None:
+    """Replace this process with the benchmark, so Ctrl+C reaches it and it stops its servers."""
+    ensure_environment()
+    os.chdir(ROOT)
+    python = str(BIN / "python")
+    os.execv(python, [python, "-m", "bench", *bench_args])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -117,12 +126,15 @@ def main() -> int:
     demo_parser = tasks.add_parser("demo", help="render the default project and serve its docs")
     demo_parser.add_argument("--port", type=int, default=8000)
     tasks.add_parser("test", help="run the template's test suite", add_help=False)
+    tasks.add_parser("bench", help="benchmark a generated service (--help)", add_help=False)
     tasks.add_parser("_requirements", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.task == "demo":
         demo(args.port)
     elif args.task == "test":
         return test(rest)
+    elif args.task == "bench":
+        bench(rest)
     elif args.task == "_requirements":
         print(json.dumps(variant_requirements()))
     return 0

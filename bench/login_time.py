@@ -2,7 +2,7 @@
 
 Run inside the template's environment (created by `python3 dev.py test`):
 
-    .venv/bin/python benchmarks/login_time.py
+    .venv/bin/python bench/login_time.py
 
 It renders the default project into a temporary folder, serves it in-process on SQLite and
 prints the median of repeated `POST /api/v1/auth/token` calls for each case. The three

@@ -1,0 +1,1 @@
+"""The template's benchmark: a generated service against a bare reference service."""

@@ -19,9 +19,23 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.middleware import EdgeMiddleware, ProblemCORSMiddleware
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
-from app.core.passwords import configure_hashing
+from app.core.passwords import ShedPasswordChecks, configure_hashing
 {%- endif %}
 from app.db.engine import Database, create_engine
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+
+# The endpoints (all POST) that check a password: refused at the door while hashing is full.
+PASSWORD_CHECKS = frozenset(
+    {
+        "/api/v1/auth/token",
+        "/api/v1/auth/register",
+        "/api/v1/users/me/password",
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+        "/api/v1/api-keys",
+{%- endif %}
+    }
+)
+{%- endif %}
 
 
 class State(TypedDict):
@@ -98,6 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "X-Request-ID"],
 {%- endif %}
         )
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    app.add_middleware(ShedPasswordChecks, paths=PASSWORD_CHECKS)
+{%- endif %}
     app.add_middleware(
         EdgeMiddleware,
         allowed_hosts=settings.trusted_hosts,

@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import statistics
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.core import passwords
 from app.core.config import Settings
 from app.core.passwords import PASSWORD_MAX_LENGTH
 from app.main import create_app
@@ -648,3 +650,61 @@ async def test_purging_deletes_only_sign_ins_whose_tokens_all_expired(
     assert purged == 1
     assert left == 1
     assert (await refresh(anonymous, current["refresh_token"])).status_code == 200
+
+
+class StuckHashing:
+    """The password context, every call of it held until `release` is set."""
+
+    def __init__(self, context: Any, release: threading.Event) -> None:
+        self._context = context
+        self._release = release
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._context, name)
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            self._release.wait(10)
+            return method(*args, **kwargs)
+
+        return held
+
+
+async def test_password_checks_are_refused_at_the_door_while_hashing_is_full(
+    settings: Settings, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every hashing place taken, the endpoints that check a password answer 503 before
+    their bodies are read (a malformed body gets 503, not 422), and reads go on."""
+    cramped = settings.model_copy(update={"password_hash_threads": 1, "password_hash_backlog": 0})
+    release = threading.Event()
+    async with serve(create_app(cramped)) as http:
+        monkeypatch.setattr(passwords, "_context", StuckHashing(passwords._context, release))
+        form = {"username": USER_EMAIL, "password": USER_PASSWORD}
+        holding = asyncio.create_task(http.post(TOKEN, data=form, headers={"Authorization": ""}))
+        for _ in range(500):  # until the one hashing place is taken
+            if not passwords._hasher.has_room:
+                break
+            await asyncio.sleep(0.01)
+
+        refused = [
+            await http.post(
+                path, content=b"\xff not a body", headers={"content-type": "text/plain"}
+            )
+            for path in (
+                TOKEN,
+                "/api/v1/auth/register",
+                "/api/v1/users/me/password",
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+                "/api/v1/api-keys",
+{%- endif %}
+            )
+        ]
+        read = await http.get("/api/v1/items")
+        release.set()
+        held = await holding
+
+    for response in refused:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.headers["content-type"] == "application/problem+json"
+    assert read.status_code == 200
+    assert held.status_code == 200, held.text

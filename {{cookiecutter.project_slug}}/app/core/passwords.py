@@ -3,7 +3,8 @@
 Hashing is slow on purpose, so it runs on a few worker threads of its own and never blocks
 the event loop. Those threads are bounded, and so is the queue in front of them: a flood of
 sign-ins is told to come back shortly (503 with `Retry-After`) instead of piling up, and it
-never holds database connections, so ordinary requests keep being served.
+never holds database connections, so ordinary requests keep being served. Past that point
+`ShedPasswordChecks` refuses such requests at the door, before any parsing.
 """
 
 import asyncio
@@ -15,8 +16,9 @@ from functools import lru_cache
 from typing import TypeVar
 
 from passlib.context import CryptContext
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.errors import UnavailableError
+from app.core.errors import PROBLEM_MEDIA_TYPE, UnavailableError, problem_body
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -31,6 +33,7 @@ _context = CryptContext(
 )
 T = TypeVar("T")
 _BUSY = "Too many password checks at once; try again in a moment."
+_RETRY_AFTER = "1"
 
 
 def _lower_thread_priority() -> None:
@@ -48,10 +51,14 @@ class PasswordHasher:
         self._admitted = 0
         self._executor: ThreadPoolExecutor | None = None
 
+    @property
+    def has_room(self) -> bool:
+        return self._admitted < self._capacity
+
     def ensure_room(self) -> None:
         """Refuse (503) when every thread is busy and the backlog is full."""
-        if self._admitted >= self._capacity:
-            raise UnavailableError(_BUSY, headers={"Retry-After": "1"})
+        if not self.has_room:
+            raise UnavailableError(_BUSY, headers={"Retry-After": _RETRY_AFTER})
 
     async def run(self, function: Callable[..., T], *args: object) -> T:
         self.ensure_room()
@@ -73,6 +80,37 @@ class PasswordHasher:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+class ShedPasswordChecks:
+    """ASGI middleware: when no password check could start, a POST to an endpoint that
+    checks one is refused (503, `Retry-After`) before the framework reads its body.
+
+    A flood of sign-ins then costs a lookup per request instead of routing and form parsing,
+    and the other requests keep their share of the event loop.
+    """
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in self.paths
+            and not _hasher.has_room
+        ):
+            body = problem_body(503, _BUSY)
+            headers = [
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", _RETRY_AFTER.encode()),
+            ]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
 
 
 # Sized from settings by the application's lifespan (`configure_hashing`).

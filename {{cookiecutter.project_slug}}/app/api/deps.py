@@ -1,8 +1,7 @@
 """Authentication and authorization dependencies for routers.
 
 `CurrentPrincipal` authenticates; `ItemsReader`, `ItemsWriter`, `ItemsEditor` and `Admin` also
-check scopes.
-They share the request's one connection, so authorizing costs one narrow query.
+check scopes. They share the request's one connection, so authorizing costs one narrow query.
 """
 
 import ipaddress

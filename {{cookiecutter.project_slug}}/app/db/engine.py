@@ -76,7 +76,7 @@ class Database:
     """
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
-        self.engine = engine
+        self._engine = engine
         self._turns = asyncio.Semaphore(settings.database_pool_size)
         self._patience = settings.database_pool_timeout
         self._busy = EpisodeLog(logger, logging.WARNING)
@@ -94,13 +94,13 @@ class Database:
                 self._busy.record("no database connection free within %ss", self._patience)
                 raise BusyError from None
         try:
-            async with self.engine.connect() as connection:
+            async with self._engine.connect() as connection:
                 yield connection
         finally:
             self._turns.release()
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        await self._engine.dispose()
 
 
 def in_transaction(connection: AsyncConnection) -> bool:

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 {%- endif %}
     database_pool_size: int = Field(default=20, ge=1)
     database_pool_timeout: float = Field(default=5.0, gt=0)
+{%- if cookiecutter.database != "sqlite" %}
+    # Seconds to connect, or for the server to answer a statement, before 503 "unavailable"
+    database_timeout: float = Field(default=10.0, gt=0)
+{%- endif %}
     database_echo: bool = False
     cors_origins: list[str] = []
     trusted_hosts: list[str] = ["localhost", "127.0.0.1", "[::1]"]

@@ -12,13 +12,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-{% if cookiecutter.database == "sqlite" -%}
+{% if cookiecutter.database != "mysql" -%}
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+{% endif -%}
+{% if cookiecutter.database == "postgresql" -%}
+from sqlalchemy.exc import DisconnectionError
+{% endif -%}
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+{%- if cookiecutter.database == "sqlite" %}
 from sqlalchemy.pool import ConnectionPoolEntry
-{%- else -%}
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 {%- endif %}
 
 from app.core.config import Settings
@@ -32,10 +35,10 @@ _open_transaction: ContextVar[AsyncConnection | None] = ContextVar("open_transac
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """Build the engine; no connection is opened until the first statement."""
-{%- if cookiecutter.database == "sqlite" %}
-    engine = create_async_engine(
-{%- else %}
+{%- if cookiecutter.database == "mysql" %}
     return create_async_engine(
+{%- else %}
+    engine = create_async_engine(
 {%- endif %}
         settings.database_url.get_secret_value(),
         echo=settings.database_echo,
@@ -46,11 +49,32 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=0,
         pool_timeout=settings.database_pool_timeout,
-{%- if cookiecutter.database == "mysql" %}
+{%- if cookiecutter.database == "postgresql" %}
+        # A server that stops answering costs a request this long, not forever.
+        connect_args={
+            "timeout": settings.database_timeout,  # to connect
+            "command_timeout": settings.database_timeout,  # for each statement
+        },
+{%- elif cookiecutter.database == "mysql" %}
         pool_recycle=3600,  # below the server's wait_timeout, which drops idle connections
+        # A server that stops answering costs a request this long, not forever.
+        connect_args={
+            "connect_timeout": settings.database_timeout,
+            "read_timeout": settings.database_timeout,  # for each answer to a statement
+        },
 {%- endif %}
     )
-{%- if cookiecutter.database == "sqlite" %}
+{%- if cookiecutter.database == "postgresql" %}
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(dbapi_connection: DBAPIConnection, *_: object) -> None:
+    """A pooled connection that the server or the network closed (a restart, a failover) is
+    replaced before a request gets it. asyncpg knows without a round trip to the server."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError  # the pool connects anew
+{%- elif cookiecutter.database == "sqlite" %}
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
 
@@ -95,7 +119,19 @@ class Database:
                 raise BusyError from None
         try:
             async with self._engine.connect() as connection:
+{%- if cookiecutter.database == "postgresql" %}
+                try:
+                    yield connection
+                except (TimeoutError, ConnectionError) as lost:
+                    # asyncpg's timeouts, and connections lost on the fast path, arrive here
+                    # past SQLAlchemy, which would pool the connection again: discard it.
+                    await connection.invalidate(lost)
+                    raise
+        except TimeoutError:  # connecting, or a statement, outlived DATABASE_TIMEOUT
+            raise ConnectionError("no answer within DATABASE_TIMEOUT") from None
+{%- else %}
                 yield connection
+{%- endif %}
         finally:
             self._turns.release()
 

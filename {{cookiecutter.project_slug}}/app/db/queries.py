@@ -43,14 +43,31 @@ def _driver_call(
     return driver, sql, [params[name] for name in names]
 
 
+async def _run(
+    connection: AsyncConnection, method: str, statement: Executable, params: Params
+) -> Any:
+    """Call the driver's `method` with the statement.
+
+    A failure that leaves the connection closed (the server went away) is raised as
+    ConnectionError: `Database.connect` then discards the connection and the request is
+    answered 503, as on SQLAlchemy's path.
+    """
+    driver, sql, args = _driver_call(connection, statement, params)
+    try:
+        return await getattr(driver, method)(sql, *args)
+    except Exception as error:
+        if driver.is_closed():
+            raise ConnectionError(str(error)) from error
+        raise
+
+
 async def fetch_one(
     connection: AsyncConnection, statement: Executable, params: Params
 ) -> Row | None:
     """The first row, or None."""
     if in_transaction(connection):
         return (await connection.execute(statement, params)).mappings().first()
-    driver, sql, args = _driver_call(connection, statement, params)
-    row: Row | None = await driver.fetchrow(sql, *args)
+    row: Row | None = await _run(connection, "fetchrow", statement, params)
     return row
 
 
@@ -60,8 +77,7 @@ async def fetch_all(
     """Every row."""
     if in_transaction(connection):
         return (await connection.execute(statement, params)).mappings().all()
-    driver, sql, args = _driver_call(connection, statement, params)
-    rows: Sequence[Row] = await driver.fetch(sql, *args)
+    rows: Sequence[Row] = await _run(connection, "fetch", statement, params)
     return rows
 
 
@@ -69,8 +85,7 @@ async def execute(connection: AsyncConnection, statement: Executable, params: Pa
     """Run a write; the number of rows it matched."""
     if in_transaction(connection):
         return (await connection.execute(statement, params)).rowcount
-    driver, sql, args = _driver_call(connection, statement, params)
-    status: str = await driver.execute(sql, *args)  # e.g. "UPDATE 1", "INSERT 0 1"
+    status: str = await _run(connection, "execute", statement, params)  # e.g. "UPDATE 1"
     return int(status.rpartition(" ")[2])
 {%- else -%}
 """Running Core statements: the one seam between the services and the database driver.

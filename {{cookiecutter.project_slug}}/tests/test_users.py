@@ -3,7 +3,7 @@
 import asyncio
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -152,6 +152,48 @@ async def test_duplicate_email_in_any_letter_case_is_409(
     await sign_in(anonymous, USER_EMAIL, USER_PASSWORD)
 
 
+def writing_together(monkeypatch: pytest.MonkeyPatch, racers: int, *steps: str) -> None:
+    """Make `racers` requests, after the named steps of `users`, wait for one another, so
+    that their writes race in the database (password hashing would spread them out)."""
+    barrier = asyncio.Barrier(racers)
+
+    def then_meet(step: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def step_then_meet(*args: Any, **kwargs: Any) -> Any:
+            result = await step(*args, **kwargs)
+            await barrier.wait()
+            return result
+
+        return step_then_meet
+
+    for name in steps:
+        monkeypatch.setattr(users, name, then_meet(getattr(users, name)))
+
+
+async def test_concurrent_registrations_of_one_email_make_one_account(
+    anonymous: AsyncClient, clean_tables: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request has its own connection; the unique constraint decides who wins, and the
+    others get 409, never 500."""
+    writing_together(monkeypatch, 4, "hash_password")
+    for trial in range(5):
+        email = f"racer{trial}@example.com"
+        spellings = [email, email.upper(), email.title(), email.capitalize()]
+        responses = await asyncio.gather(
+            *(anonymous.post(REGISTER, json={"email": e, "password": PASSWORD}) for e in spellings)
+        )
+
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [201, 409, 409, 409], [response.text for response in responses]
+        for response in responses:
+            if response.status_code == 409:
+                assert_problem(response, 409)
+        async with clean_tables.connect() as connection:
+            owners = await connection.scalar(
+                select(func.count()).select_from(User).where(User.email == email)
+            )
+        assert owners == 1
+
+
 async def test_registration_switched_off_is_403(settings: Settings, serve: Serve) -> None:
     closed = settings.model_copy(update={"registration_enabled": False})
     async with serve(create_app(closed), headers={}) as http:
@@ -226,6 +268,34 @@ async def test_update_me_to_a_taken_email_is_409(client: AsyncClient, other: Hea
 
     assert_problem(response, 409)
     assert (await client.get(ME)).json()["email"] == USER_EMAIL
+
+
+async def test_one_email_claimed_at_once_by_a_sign_up_and_two_changes_goes_to_one(
+    anonymous: AsyncClient,
+    clean_tables: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    user: Headers,
+    other: Headers,
+) -> None:
+    writing_together(monkeypatch, 3, "hash_password", "get_user")
+    for trial in range(5):
+        email = f"wanted{trial}@example.com"
+        responses = await asyncio.gather(
+            anonymous.post(REGISTER, json={"email": email, "password": PASSWORD}),
+            anonymous.patch(ME, json={"email": email.upper()}, headers=user),
+            anonymous.patch(ME, json={"email": email}, headers=other),
+        )
+
+        won = [response for response in responses if response.status_code in {200, 201}]
+        assert len(won) == 1, [response.text for response in responses]
+        for response in responses:
+            if response not in won:
+                assert_problem(response, 409)
+        async with clean_tables.connect() as connection:
+            owners = await connection.scalar(
+                select(func.count()).select_from(User).where(User.email == email)
+            )
+        assert owners == 1
 
 
 async def test_update_me_cannot_grant_privileges(client: AsyncClient) -> None:

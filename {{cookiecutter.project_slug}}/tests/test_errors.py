@@ -48,14 +48,14 @@ async def test_wrong_method_is_a_405_problem_with_allow(client: AsyncClient) -> 
 
     assert response.status_code == 405
     assert_problem(response.json(), 405)
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 async def test_every_method_of_the_path_is_allowed(client: AsyncClient) -> None:
     response = await client.post(f"/api/v1/items/{uuid.uuid4()}")
 
     assert response.status_code == 405
-    assert response.headers["allow"] == "DELETE, GET, PATCH"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PATCH"
 
 
 async def test_body_that_is_not_utf8_is_a_400_problem(client: AsyncClient) -> None:

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from httpx import AsyncClient
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.middleware import EdgeMiddleware
@@ -91,6 +91,51 @@ async def test_no_redirect_echoes_an_untrusted_host(client: AsyncClient) -> None
         response = await client.get(path, headers={"Host": "evil.example"})
         assert response.status_code in {400, 404}, path
         assert "location" not in response.headers
+
+
+class Recording:
+    """The outermost layer: keeps every message the server is sent."""
+
+    def __init__(self, app: ASGIApp, sent: list[Message]) -> None:
+        self.app = app
+        self.sent = sent
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_and_keep(message: Message) -> None:
+            self.sent.append(message)
+            await send(message)
+
+        await self.app(scope, receive, send_and_keep)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ITEMS, f"{ITEMS}/00000000-0000-0000-0000-000000000000", "/health/live", "/health/ready"],
+)
+async def test_head_answers_like_get_without_the_body(
+    settings: Settings, serve: Serve, path: str
+) -> None:
+    sent: list[Message] = []
+    app = create_app(settings)
+    app.add_middleware(Recording, sent=sent)
+    async with serve(app) as http:
+        get = await http.get(path)
+        sent.clear()
+        head = await http.head(path)
+
+    assert head.status_code == get.status_code
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert set(head.headers) == set(get.headers)
+    bodies = [message["body"] for message in sent if message["type"] == "http.response.body"]
+    assert bodies == [b""]
+
+
+async def test_head_adds_no_operations_to_the_api_document(client: AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+
+    assert all("head" not in operations for operations in document["paths"].values())
+    assert document["paths"]["/health/live"].keys() == {"get"}
 
 
 @pytest.fixture

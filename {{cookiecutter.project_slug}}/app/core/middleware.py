@@ -53,6 +53,19 @@ async def _send_problem(send: Send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _without_body(send: Send) -> Send:
+    """`send` for a HEAD request: the status and headers of the GET answer, not its body."""
+
+    async def send_head(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b""}
+        await send(message)
+
+    return send_head
+
+
 class EdgeMiddleware:
     """The outermost layer, in one pass over the request headers: request id, host check,
     body-size limit, security headers, access log and the last-resort 500.
@@ -86,6 +99,10 @@ class EdgeMiddleware:
         )
         token = request_id_var.set(request_id)
         started = time.perf_counter()
+        method = scope["method"]
+        if method == "HEAD":  # answered as GET without the body (RFC 9110, 9.3.2)
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         status = 500
         response_started = False
         extra_headers = [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
@@ -114,23 +131,21 @@ class EdgeMiddleware:
                 await self.app(scope, receive, send_with_headers)
         except Exception:
             if response_started:  # too late for a problem document; let the server close
-                error_logger.warning(
-                    "failed after responding to %s %s", scope["method"], scope["path"]
-                )
+                error_logger.warning("failed after responding to %s %s", method, scope["path"])
                 raise
-            error_logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            error_logger.exception("unhandled error on %s %s", method, scope["path"])
             await _send_problem(send_with_headers, 500, "An unexpected error occurred.")
         finally:
             if access_logger.isEnabledFor(logging.INFO):  # production often drops these
                 duration_ms = round((time.perf_counter() - started) * 1000, 2)
                 access_logger.info(
                     "%s %s %d %.2fms",
-                    scope["method"],
+                    method,
                     scope["path"],
                     status,
                     duration_ms,
                     extra={
-                        "method": scope["method"],
+                        "method": method,
                         "path": scope["path"],
                         "status": status,
                         "duration_ms": duration_ms,

@@ -12,6 +12,22 @@ from tests.conftest import TEST_SECRET
 {%- else %}
 from app.core.config import Settings
 {%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+# A production-like DATABASE_URL whose password is not the example one.
+{%- if cookiecutter.database == "postgresql" %}
+OWN_PASSWORD_URL = "postgresql+asyncpg://app:a-password-of-its-own@db:5432/app"
+{%- else %}
+OWN_PASSWORD_URL = "mysql+asyncmy://app:a-password-of-its-own@db:3306/app?charset=utf8mb4"
+{%- endif %}
+
+
+@pytest.fixture(autouse=True)
+def own_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests start production settings, which refuse the example database password
+    that the environment's DATABASE_URL may hold (CI's does)."""
+    monkeypatch.setenv("DATABASE_URL", OWN_PASSWORD_URL)
+{%- endif %}
 
 
 def test_lists_and_numbers_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,6 +50,15 @@ def test_invalid_values_stop_startup(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.lower()):
         Settings(_env_file=None)
+
+
+def test_refusals_never_repeat_the_input_which_holds_the_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MAX_BODY_BYTES", "0")
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)
+    assert "input_value" not in str(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -112,4 +137,22 @@ def test_development_runs_with_the_placeholder_secret() -> None:
 def test_a_long_random_secret_is_accepted_in_production() -> None:
     settings = Settings(_env_file=None, environment="production", secret_key=SecretStr("x" * 32))
     assert settings.environment == "production"
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+
+def test_the_example_database_password_stops_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL")  # the default URL, with the example password
+    with pytest.raises(ValidationError, match="DATABASE_URL has the example password"):
+{%- if cookiecutter.auth != "none" %}
+        Settings(_env_file=None, environment="production", secret_key=SecretStr(TEST_SECRET))
+{%- else %}
+        Settings(_env_file=None, environment="production")
+{%- endif %}
+
+
+def test_the_example_database_password_serves_development(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL")
+    settings = Settings(_env_file=None, environment="development")
+    assert settings.database_url == Settings.model_fields["database_url"].default
 {%- endif %}

@@ -1,7 +1,7 @@
 """Settings: one typed class read from the environment (and `.env`), validated at startup."""
 
 from functools import lru_cache
-{%- if cookiecutter.auth != "none" %}
+{%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" %}
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -11,11 +11,20 @@ from typing import Literal
 from pydantic import Field, SecretStr
 {%- endif %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- if cookiecutter.database != "sqlite" %}
+from sqlalchemy import make_url
+{%- endif %}
 {%- if cookiecutter.auth != "none" %}
 
 # Good enough to develop with, refused everywhere else (see `_refuse_weak_secret`).
 DEVELOPMENT_SECRET = "development-only-secret-do-not-deploy-0123456789"  # noqa: S105
 _MIN_SECRET_BYTES = 32
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+# The password of the development database in compose.yaml and .env.example: known to
+# everyone, so refused in production (see `_refuse_example_database_password`).
+EXAMPLE_DATABASE_PASSWORD = "{{ "postgres" if cookiecutter.database == "postgresql" else "mariadb" }}"  # noqa: S105
 {%- endif %}
 
 
@@ -23,8 +32,13 @@ class Settings(BaseSettings):
     """Every setting the service reads. Each maps to the upper-case environment variable."""
 
     # An empty value (`DOCS_ENABLED=`) means the default, as if the variable were not set.
+    # Errors never repeat the input: it holds the secrets.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     environment: Literal["development", "test", "production"] = "development"
@@ -86,6 +100,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SECRET_KEY must be at least {_MIN_SECRET_BYTES} random bytes outside "
                 "development; make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self
+{%- endif %}
+{%- if cookiecutter.database != "sqlite" %}
+
+    @model_validator(mode="after")
+    def _refuse_example_database_password(self) -> Self:
+        """In production, the example database password stops the service, as a weak secret
+        does. (Tests and CI run throwaway databases with it, so only production refuses.)"""
+        if self.environment != "production":
+            return self
+        if make_url(self.database_url.get_secret_value()).password == EXAMPLE_DATABASE_PASSWORD:
+            raise ValueError(
+                "DATABASE_URL has the example password, which is refused in production; "
+                "give the database a password of its own"
             )
         return self
 {%- endif %}

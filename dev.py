@@ -7,14 +7,16 @@
 
 Each creates `.venv/` on first use with the template's tools plus every dependency of every
 generated variant (read from the rendered pyproject.toml files, so they never drift), and
-reuse it until those inputs change.
+reuse it until those inputs change. `test` also creates `.venv-X.Y/` with the same
+dependencies for each other Python version a project can choose (found through pyenv or on
+PATH), so each generated suite runs on the Python its variant names.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -28,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
-STAMP = VENV / ".dev-inputs"
+STAMP_NAME = ".dev-inputs"
+REQUIREMENTS_LIST = VENV / ".dev-variant-requirements.json"
 TEMPLATE_PYPROJECT = ROOT / "{{cookiecutter.project_slug}}" / "pyproject.toml"
 DEMO_DIR = ROOT / "build"
 
@@ -46,18 +49,22 @@ def _inputs_digest() -> str:
 
 
 def variant_requirements() -> list[str]:
-    """Runtime and dev dependencies of every variant (runs inside .venv)."""
+    """Runtime and dev dependencies of every variant (runs inside .venv).
+
+    One project per combination of the options that change code: the configuration-only
+    ones (the Python version) change no dependency.
+    """
     from cookiecutter.main import cookiecutter
 
-    options = json.loads((ROOT / "cookiecutter.json").read_text())
-    axes = list(options["_variant_files"])
+    from tests.matrix import CODE_VARIANTS
+
     requirements: set[str] = set()
     with tempfile.TemporaryDirectory() as scratch:
-        for number, values in enumerate(itertools.product(*(options[axis] for axis in axes))):
+        for number, variant in enumerate(CODE_VARIANTS):
             project = cookiecutter(
                 str(ROOT),
                 no_input=True,
-                extra_context=dict(zip(axes, values, strict=True)),
+                extra_context=variant,
                 output_dir=str(Path(scratch) / str(number)),
             )
             pyproject = tomllib.loads((Path(project) / "pyproject.toml").read_text())
@@ -67,24 +74,84 @@ def variant_requirements() -> list[str]:
     return sorted(requirements)
 
 
-def ensure_environment() -> None:
-    """Create or refresh .venv when the template's requirements changed."""
-    digest = _inputs_digest()
-    if STAMP.exists() and STAMP.read_text() == digest:
-        return
-    if not (BIN / "python").exists():
-        print(f"+ creating {VENV}", flush=True)
-        venv.create(VENV, with_pip=True)
-    pip = (BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q")
-    _sh(*pip, "install", "-r", ROOT / "requirements-test.txt")
-    listed = subprocess.run(
-        [str(BIN / "python"), str(Path(__file__)), "_requirements"],
-        check=True,
+def _version_of(python: Path | str) -> str:
+    """The "X.Y" version of an interpreter, or "" when it does not run."""
+    probe = subprocess.run(
+        [str(python), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
         capture_output=True,
         text=True,
-    ).stdout.splitlines()[-1]  # the hooks print their own lines before it
-    _sh(*pip, "install", *json.loads(listed))
-    STAMP.write_text(digest)
+        check=False,
+    )
+    return probe.stdout.strip() if probe.returncode == 0 else ""
+
+
+def find_python(version: str) -> Path | None:
+    """An interpreter of exactly this version: pyenv's own, or one on PATH that really runs."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = sorted(
+        glob.glob(str(pyenv_root / "versions" / f"{version}.*" / "bin" / "python3"))
+    )
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*reversed(candidates), *([on_path] if on_path else [])]:
+        if _version_of(candidate) == version:
+            return Path(candidate)
+    return None
+
+
+def extra_venv(version: str) -> Path:
+    """Where `test` keeps the environment for a Python version other than .venv's."""
+    return ROOT / f".venv-{version}"
+
+
+def _is_current(environment: Path, digest: str) -> bool:
+    stamp = environment / STAMP_NAME
+    return stamp.exists() and stamp.read_text() == digest
+
+
+def _pip(environment: Path) -> tuple[Path | str, ...]:
+    return (environment / "bin" / "python", "-m", "pip", "--disable-pip-version-check", "-q")
+
+
+def ensure_environment(*, every_python: bool = False) -> None:
+    """Create or refresh .venv (and with every_python the .venv-X.Y) when inputs changed."""
+    digest = _inputs_digest()
+    if not _is_current(VENV, digest) or not REQUIREMENTS_LIST.exists():
+        if not (BIN / "python").exists():
+            print(f"+ creating {VENV}", flush=True)
+            venv.create(VENV, with_pip=True)
+        _sh(*_pip(VENV), "install", "-r", ROOT / "requirements-test.txt")
+        listed = subprocess.run(
+            [str(BIN / "python"), str(Path(__file__)), "_requirements"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]  # the hooks print their own lines before it
+        _sh(*_pip(VENV), "install", *json.loads(listed))
+        REQUIREMENTS_LIST.write_text(listed)
+        (VENV / STAMP_NAME).write_text(digest)
+    if every_python:
+        for version in _other_python_versions():
+            _ensure_extra_venv(version, digest)
+
+
+def _other_python_versions() -> list[str]:
+    own = _version_of(BIN / "python")
+    options = json.loads((ROOT / "cookiecutter.json").read_text())
+    return [version for version in options["python_version"] if version != own]
+
+
+def _ensure_extra_venv(version: str, digest: str) -> None:
+    environment = extra_venv(version)
+    if _is_current(environment, digest):
+        return
+    python = find_python(version)
+    if python is None:
+        print(f"! Python {version} not found: its variants' suites cannot run", flush=True)
+        return
+    if not (environment / "bin" / "python").exists():
+        _sh(python, "-m", "venv", environment)
+    _sh(*_pip(environment), "install", *json.loads(REQUIREMENTS_LIST.read_text()))
+    (environment / STAMP_NAME).write_text(digest)
 
 
 def demo(port: int) -> None:
@@ -104,7 +171,7 @@ def demo(port: int) -> None:
 
 
 def test(pytest_args: list[str]) -> int:
-    ensure_environment()
+    ensure_environment(every_python=True)
     command = [str(BIN / "python"), "-m", "pytest", "-n", "auto", *pytest_args]
     print("+", " ".join(command), flush=True)
     return subprocess.run(command, cwd=ROOT, check=False).returncode

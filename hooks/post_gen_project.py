@@ -1,9 +1,10 @@
 """Delete the files the chosen options do not use, then print the next steps.
 
-`_variant_files` in cookiecutter.json maps each option value to the paths only it needs. A
-path listed under any value of an option is kept only when that value was chosen; paths
-listed nowhere belong to every variant. Nothing here touches the network or writes random
-values, so `cruft update` re-renders the same tree from the same answers.
+`_variant_files` in cookiecutter.json names each path that only some variants need, once,
+with the option values that keep it: `{"app/core/passwords.py": {"auth": ["jwt", ...]}}`. A
+path is kept when, for every option it names, the chosen value is listed; paths listed
+nowhere belong to every variant. Nothing here touches the network or writes random values,
+so `cruft update` re-renders the same tree from the same answers.
 """
 
 from __future__ import annotations
@@ -16,17 +17,14 @@ CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 
 def unused_paths(context: dict[str, object]) -> set[str]:
-    """Paths that belong only to option values other than the chosen ones."""
-    variants = context["_variant_files"]
-    assert isinstance(variants, dict)
-    unused: set[str] = set()
-    for axis, files_by_value in variants.items():
-        chosen = context[axis]
-        kept = set(files_by_value[chosen])
-        for value, paths in files_by_value.items():
-            if value != chosen:
-                unused.update(path for path in paths if path not in kept)
-    return unused
+    """Paths whose option values do not include the chosen ones."""
+    variant_files = context["_variant_files"]
+    assert isinstance(variant_files, dict)
+    return {
+        path
+        for path, keeping in variant_files.items()
+        if any(context[option] not in values for option, values in keeping.items())
+    }
 
 
 def remove(path: Path) -> None:

@@ -1,7 +1,14 @@
 """Validate every answer before anything is written; print one line per problem and exit 1.
 
 The answers arrive as JSON data, never pasted into this source, so no answer can change
-what this script does.
+what this script does. Choice options (database, auth, ...) need no check here: cookiecutter
+and cruft refuse a value that is not among the choices before any hook runs, and the context
+a hook receives holds only the chosen value, not the list it was chosen from.
+
+An empty project_name would derive an empty project_slug, and cookiecutter would then try
+to render into the output directory itself and stop with "directory already exists" before
+this hook could speak; cookiecutter.json therefore derives a placeholder slug from a name
+with no letters or digits, and this hook refuses the name.
 """
 
 from __future__ import annotations
@@ -104,6 +111,8 @@ def problems(context: dict[str, object]) -> list[str]:
     name = str(context["project_name"])
     if not name.strip():
         found.append("project_name is empty; give the service a name")
+    elif not any(character.isalnum() for character in name):
+        found.append(f"project_name {name!r} has no letters or digits; give the service a name")
     found += _slug_problems(str(context["project_slug"]))
     email = str(context["author_email"])
     if not EMAIL_PATTERN.fullmatch(email):
@@ -111,14 +120,6 @@ def problems(context: dict[str, object]) -> list[str]:
     version = str(context["version"])
     if not PEP440_PATTERN.fullmatch(version.strip()) or version != version.strip():
         found.append(f"version {version!r} is not a PEP 440 version such as 0.1.0 or 1.0.0rc1")
-
-    variants = context["_variant_files"]
-    assert isinstance(variants, dict)
-    for axis, values in variants.items():
-        chosen = context.get(axis)
-        if chosen not in values:
-            allowed = ", ".join(values)
-            found.append(f"{axis} {chosen!r} is not one of the allowed values: {allowed}")
     return found
 
 

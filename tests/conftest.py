@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -11,36 +10,22 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cookiecutter.main import cookiecutter
 
-ROOT = Path(__file__).resolve().parents[1]
-COOKIECUTTER_JSON: dict[str, Any] = json.loads((ROOT / "cookiecutter.json").read_text())
-VARIANT_FILES: dict[str, dict[str, list[str]]] = COOKIECUTTER_JSON["_variant_files"]
-AXES = list(VARIANT_FILES)
-CHOICES: dict[str, list[str]] = {axis: COOKIECUTTER_JSON[axis] for axis in AXES}
-DATABASES = CHOICES["database"]
-PYTHON_VERSIONS = CHOICES["python_version"]
+from dev import extra_venv
+from tests.matrix import COOKIECUTTER_JSON, ROOT, Variant, variant_id
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
-DEFAULTS = {axis: values[0] for axis, values in CHOICES.items()}
 
-# Every combination of every option axis: rendered, linted and type-checked.
-VARIANTS: list[dict[str, str]] = [
-    dict(zip(AXES, values, strict=True)) for values in itertools.product(*CHOICES.values())
-]
-# The Python version changes configuration only, so the projects' own suites and migrations
-# run once per combination of the other axes (on the Python running these tests).
-RUNTIME_VARIANTS = [
-    variant for variant in VARIANTS if variant["python_version"] == DEFAULTS["python_version"]
-]
-
-SERVERS = {"postgresql": ("127.0.0.1", 5432), "mysql": ("127.0.0.1", 3306)}
-
-
-def variant_id(variant: dict[str, str]) -> str:
-    return "-".join(variant[axis] for axis in AXES)
+# The servers that an option value needs, by that value.
+SERVERS = {
+    "postgresql": ("127.0.0.1", 5432),
+    "mysql": ("127.0.0.1", 3306),
+    "redis": ("127.0.0.1", 6379),
+}
+REDIS_DATABASES = 16
 
 
 def bake(output_dir: Path, **answers: str) -> Path:
@@ -94,17 +79,46 @@ def tool(name: str) -> Path:
     return Path(sys.executable).parent / name
 
 
-def require_server(database: str) -> None:
+def require_server(name: str) -> None:
     """Skip when the server is down, except under CI=true where a missing server fails."""
-    if database not in SERVERS:
+    if name not in SERVERS:
         return
     try:
-        socket.create_connection(SERVERS[database], timeout=2).close()
+        socket.create_connection(SERVERS[name], timeout=2).close()
     except OSError as exc:
-        message = f"{database} is not reachable at {SERVERS[database]}: {exc}"
+        message = f"{name} is not reachable at {SERVERS[name]}: {exc}"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
+
+
+def require_servers(variant: Variant) -> None:
+    """Every server the variant's options need (its database, Redis for the Redis cache)."""
+    for value in variant.values():
+        require_server(value)
+
+
+def redis_url(worker_id: str) -> str:
+    """A Redis database of this test process only, so parallel suites never share one."""
+    number = int(worker_id.removeprefix("gw")) if worker_id.startswith("gw") else 0
+    return f"redis://127.0.0.1:6379/{number % REDIS_DATABASES}"
+
+
+def python_for(version: str) -> Path:
+    """An interpreter of this version with every variant's dependencies.
+
+    The one running these tests when the version matches, otherwise the `.venv-X.Y` that
+    `python3 dev.py test` creates beside `.venv`.
+    """
+    if version == f"{sys.version_info.major}.{sys.version_info.minor}":
+        return Path(sys.executable)
+    python = extra_venv(version) / "bin" / "python"
+    if not python.exists():
+        message = f"{python} does not exist; `python3 dev.py test` creates it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return python
 
 
 def database_url(database: str, name: str, workdir: Path) -> str:
@@ -135,13 +149,25 @@ _baked: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="session")
-def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, str]], Path]:
+def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Variant], Path]:
     """Bake a variant once per test process and hand back its project directory."""
 
-    def get(variant: dict[str, str]) -> Path:
+    def get(variant: Variant) -> Path:
         key = variant_id(variant)
         if key not in _baked:
             _baked[key] = bake(tmp_path_factory.mktemp(key), **variant)
         return _baked[key]
 
     return get
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: runs a generated project's own suite or installs one; scheduled first",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the long tests first, so the parallel workers finish close together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -1,15 +1,15 @@
 """The default project, installed from scratch in a new virtualenv exactly as its README says.
 
-The shared test environment holds every dependency of every variant, so a dependency missing
-from a generated pyproject.toml could hide there; a clean virtualenv per Python version cannot.
+The shared test environments hold every dependency of every variant, so a dependency missing
+from a generated pyproject.toml could hide there; a clean virtualenv cannot. One Python is
+enough here: the other versions install the same dependencies into `.venv-X.Y` (dev.py) and
+run the generated suites of the variants that chose them (tests/matrix.py).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -18,26 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, PYTHON_VERSIONS, bake, run
-
-
-def find_python(version: str) -> Path | None:
-    """An interpreter of exactly this version: pyenv's own, or one on PATH that really runs."""
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = sorted(
-        glob.glob(str(pyenv_root / "versions" / f"{version}.*" / "bin" / "python3"))
-    )
-    on_path = shutil.which(f"python{version}")
-    for candidate in [*reversed(candidates), *([on_path] if on_path else [])]:
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return Path(candidate)
-    return None
+from dev import find_python
+from tests.conftest import IN_CI, bake, run
+from tests.matrix import DEFAULTS
 
 
 def quick_start_commands(readme: str) -> list[str]:
@@ -70,7 +53,8 @@ def wait_for(url: str, seconds: float = 30) -> str:
             time.sleep(0.3)
 
 
-@pytest.mark.parametrize("version", PYTHON_VERSIONS)
+@pytest.mark.slow
+@pytest.mark.parametrize("version", [DEFAULTS["python_version"]])
 def test_readme_quick_start_in_a_clean_virtualenv(tmp_path: Path, version: str) -> None:
     python = find_python(version)
     if python is None:

@@ -25,15 +25,18 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.conftest import CHOICES, DATABASES, DEFAULTS, run, variant_id
+from tests.conftest import run
+from tests.matrix import DEFAULTS, OPTIONS, variant_id
 
 Baked = Callable[[dict[str, str]], Path]
 
 # Every database on the default Python, and one more Python to show that the choice propagates.
-CASES = [{**DEFAULTS, "database": database} for database in DATABASES]
+CASES = [{**DEFAULTS, "database": database} for database in OPTIONS["database"]]
 CASES.append({**DEFAULTS, "database": "postgresql", "python_version": "3.12"})
 # And every other way to authenticate, whose settings and secrets the files must carry.
-CASES += [{**DEFAULTS, "auth": auth} for auth in CHOICES["auth"][1:]]
+CASES += [{**DEFAULTS, "auth": auth} for auth in OPTIONS["auth"][1:]]
+# And every other cache, whose server and settings the files must carry.
+CASES += [{**DEFAULTS, "cache": cache} for cache in OPTIONS["cache"][1:]]
 SERVER_CASES = [case for case in CASES if case["database"] != "sqlite"]
 SQLITE_CASES = [case for case in CASES if case["database"] == "sqlite"]
 

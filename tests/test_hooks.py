@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from pathlib import Path
@@ -14,9 +15,11 @@ import pytest
 from jinja2 import Environment
 
 from local_extensions import one_line, python_string, toml_string
-from tests.conftest import COOKIECUTTER_JSON, ROOT, bake, run, tool
+from tests.conftest import bake, run, tool
+from tests.matrix import COOKIECUTTER_JSON, OPTIONS, ROOT
 
 PRE_GEN = ROOT / "hooks" / "pre_gen_project.py"
+POST_GEN = ROOT / "hooks" / "post_gen_project.py"
 
 
 def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +54,7 @@ def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedPro
         ("project_slug=app", "ERROR: project_slug 'app' would shadow"),
         ("project_slug=json", "ERROR: project_slug 'json' would shadow"),
         ("project_name=   ", "ERROR: project_name is empty"),
+        ("project_name=!!!", "ERROR: project_name '!!!' has no letters or digits"),
         ("author_email=not-an-email", "ERROR: author_email 'not-an-email' is not an email"),
         ("author_email=a@b", "ERROR: author_email 'a@b' is not an email"),
         ("version=one", "ERROR: version 'one' is not a PEP 440 version"),
@@ -58,14 +62,28 @@ def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedPro
         ("python_version=3.10", "3.10 provided for choice variable python_version"),
         ("database=oracle", "oracle provided for choice variable database"),
         ("auth=oauth", "oauth provided for choice variable auth"),
+        ("cache=disk", "disk provided for choice variable cache"),
     ],
 )
 def test_bad_answer_stops_with_a_clear_message(tmp_path: Path, answer: str, message: str) -> None:
-    extra = ["project_slug=valid_slug"] if answer.startswith("project_name=") else []
-    result = cookiecutter_cli(tmp_path, answer, *extra)
+    result = cookiecutter_cli(tmp_path, answer)
 
     assert result.returncode != 0
     assert message in result.stderr + result.stdout
+    assert [path.name for path in tmp_path.iterdir() if path.name != ".home"] == []
+
+
+@pytest.mark.parametrize("answers", [["project_name="], ["project_name=", "project_slug=ok"]])
+def test_empty_name_gets_the_hooks_message_not_a_directory_clash(
+    tmp_path: Path, answers: list[str]
+) -> None:
+    """An empty name derives no slug; it must not render into the output directory itself."""
+    result = cookiecutter_cli(tmp_path, *answers)
+
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert result.returncode != 0
+    assert errors == ["ERROR: project_name is empty; give the service a name"]
+    assert "already exists" not in result.stderr + result.stdout
     assert [path.name for path in tmp_path.iterdir() if path.name != ".home"] == []
 
 
@@ -76,34 +94,88 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert [line.split()[1] for line in errors] == ["project_slug", "author_email", "version"]
 
 
+def _run_hook(
+    hook: Path, context: dict[str, object], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """Render a hook with any context, even one cookiecutter itself would refuse, and run it."""
+    source = Environment().from_string(hook.read_text()).render(cookiecutter=context)
+    with tempfile.TemporaryDirectory() as scripts:
+        script = Path(scripts) / hook.name
+        script.write_text(source)
+        return subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, check=False, cwd=cwd
+        )
+
+
 def _run_pre_gen(context: dict[str, object], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """Render the hook with any context, even one cookiecutter itself would refuse."""
-    source = Environment().from_string(PRE_GEN.read_text()).render(cookiecutter=context)
-    script = tmp_path / "pre_gen.py"
-    script.write_text(source)
-    return subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, check=False, cwd=tmp_path
-    )
+    return _run_hook(PRE_GEN, context, tmp_path)
 
 
 def _default_context() -> dict[str, object]:
     context = {key: value for key, value in COOKIECUTTER_JSON.items() if not key.startswith("__")}
-    context.update(
-        {axis: values[0] for axis, values in context.items() if isinstance(values, list)}
-    )
+    context.update({name: values[0] for name, values in OPTIONS.items()})
     context["project_slug"] = "my_service"
     return context
 
 
 @pytest.mark.parametrize(
-    ("axis", "value"),
-    [("database", "oracle"), ("python_version", "2.7"), ("database", ""), ("auth", "basic")],
+    ("cache", "left"),
+    [
+        ("memory", {"app/core/cache.py", "tests/test_cache.py", "app/main.py"}),
+        (
+            "redis",
+            {"app/core/cache.py", "tests/test_cache.py", "tests/test_redis.py", "app/main.py"},
+        ),
+        ("none", {"app/main.py"}),
+    ],
 )
-def test_hook_refuses_unknown_choices_on_its_own(tmp_path: Path, axis: str, value: str) -> None:
-    result = _run_pre_gen({**_default_context(), axis: value}, tmp_path)
+def test_post_gen_hook_keeps_what_the_map_names_for_the_answers(
+    tmp_path: Path, cache: str, left: set[str]
+) -> None:
+    """A new option's files need only entries in the map: the hook reads any option it names."""
+    variant_files = {
+        "app/core/cache.py": {"cache": ["memory", "redis"]},
+        "tests/test_cache.py": {"cache": ["memory", "redis"]},
+        "tests/test_redis.py": {"cache": ["redis"]},
+    }
+    context = {**_default_context(), "cache": cache, "_variant_files": variant_files}
+    project = tmp_path / "project"
+    for relative in [*variant_files, "app/main.py"]:
+        (project / relative).parent.mkdir(parents=True, exist_ok=True)
+        (project / relative).write_text("")
 
-    assert result.returncode == 1
-    assert f"ERROR: {axis} {value!r} is not one of the allowed values" in result.stderr
+    result = _run_hook(POST_GEN, context, project)
+
+    assert result.returncode == 0, result.stderr
+    remaining = {str(path.relative_to(project)) for path in project.rglob("*.py")}
+    assert remaining == left
+    assert "Created my_service." in result.stdout
+
+
+def test_post_gen_hook_needs_every_named_option_to_match(tmp_path: Path) -> None:
+    variant_files = {"tests/test_pg_redis.py": {"database": ["postgresql"], "cache": ["redis"]}}
+    kept = []
+    for database, cache in [("postgresql", "redis"), ("postgresql", "memory"), ("mysql", "redis")]:
+        project = tmp_path / f"{database}-{cache}"
+        (project / "tests").mkdir(parents=True)
+        (project / "tests" / "test_pg_redis.py").write_text("")
+        context = {
+            **_default_context(),
+            "database": database,
+            "cache": cache,
+            "_variant_files": variant_files,
+        }
+        assert _run_hook(POST_GEN, context, project).returncode == 0
+        kept.append((project / "tests" / "test_pg_redis.py").exists())
+    assert kept == [True, False, False]
+
+
+@pytest.mark.parametrize("option", OPTIONS)
+def test_unknown_choice_is_refused_through_the_python_api(tmp_path: Path, option: str) -> None:
+    """What cruft and scripts call: cookiecutter refuses the value before any hook runs."""
+    with pytest.raises(ValueError, match=f"provided for choice variable {option}"):
+        bake(tmp_path, **{option: "no-such-value"})
+    assert [path.name for path in tmp_path.iterdir() if path.name != ".cookiecutter-home"] == []
 
 
 def test_hook_reads_answers_as_data_not_code(tmp_path: Path) -> None:

@@ -1,4 +1,9 @@
-"""Every combination of options renders a project that passes its own gates as rendered."""
+"""Every combination of options renders a project that passes its own gates as rendered.
+
+How deeply each variant is checked is decided in tests/matrix.py: all of them render and
+lint, one per combination of the code-changing options type-checks, and a pairwise covering
+set runs its own suite and migrations against the real servers on the Python it names.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +16,36 @@ import pytest
 import yaml
 
 from tests.conftest import (
-    DATABASES,
     ROOT,
-    RUNTIME_VARIANTS,
-    VARIANT_FILES,
-    VARIANTS,
     bake,
     create_database,
     database_url,
+    python_for,
+    redis_url,
     require_server,
+    require_servers,
     run,
     tool,
+)
+from tests.matrix import (
+    CODE_VARIANTS,
+    OPTIONS,
+    SUITE_VARIANTS,
+    VARIANT_FILES,
+    VARIANTS,
+    Variant,
+    keeps,
     variant_id,
 )
 
-Baked = Callable[[dict[str, str]], Path]
+Baked = Callable[[Variant], Path]
 
 # Jinja that survived rendering, or the cookiecutter namespace; `${{` is GitHub Actions syntax.
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|cookiecutter\.")
 
 variants = pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
-runtime_variants = pytest.mark.parametrize("variant", RUNTIME_VARIANTS, ids=variant_id)
+code_variants = pytest.mark.parametrize("variant", CODE_VARIANTS, ids=variant_id)
+suite_variants = pytest.mark.parametrize("variant", SUITE_VARIANTS, ids=variant_id)
 
 
 def _files(project: Path) -> list[Path]:
@@ -42,19 +56,16 @@ def _files(project: Path) -> list[Path]:
 
 
 @variants
-def test_files_match_the_options(baked: Baked, variant: dict[str, str]) -> None:
+def test_files_match_the_options(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
-    for axis, paths_by_value in VARIANT_FILES.items():
-        wanted = set(paths_by_value[variant[axis]])
-        for paths in paths_by_value.values():
-            for relative in paths:
-                assert (project / relative).exists() == (relative in wanted), relative
+    for relative in VARIANT_FILES:
+        assert (project / relative).exists() == keeps(variant, relative), relative
     for expected in ("README.md", "pyproject.toml", "app/main.py", "migrations/env.py"):
         assert (project / expected).is_file(), expected
 
 
 @variants
-def test_nothing_is_left_unrendered(baked: Baked, variant: dict[str, str]) -> None:
+def test_nothing_is_left_unrendered(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     leftovers = [
         f"{path.relative_to(project)}: {match.group()}"
@@ -67,7 +78,7 @@ def test_nothing_is_left_unrendered(baked: Baked, variant: dict[str, str]) -> No
 
 
 @variants
-def test_config_files_parse(baked: Baked, variant: dict[str, str]) -> None:
+def test_config_files_parse(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     parsed = 0
     for path in _files(project):
@@ -84,49 +95,61 @@ def test_config_files_parse(baked: Baked, variant: dict[str, str]) -> None:
 
 
 @variants
-def test_lint_format_and_types_pass_as_rendered(
-    baked: Baked, variant: dict[str, str], worker_id: str
-) -> None:
+def test_lint_and_format_pass_as_rendered(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     run(tool("ruff"), "check", "--no-cache", ".", cwd=project)
     run(tool("ruff"), "format", "--check", "--no-cache", ".", cwd=project)
+
+
+@code_variants
+def test_types_pass_as_rendered(baked: Baked, variant: Variant, worker_id: str) -> None:
     # One mypy cache per test process: third-party stubs are checked once, not per variant.
     cache = ROOT / ".cache" / f"mypy-{worker_id}"
-    run(tool("mypy"), "--cache-dir", cache, cwd=project)
+    run(tool("mypy"), "--cache-dir", cache, cwd=baked(variant))
 
 
-@runtime_variants
-def test_generated_suite_passes_on_its_database(
-    baked: Baked, variant: dict[str, str], tmp_path: Path
+@pytest.mark.slow
+@suite_variants
+def test_generated_suite_passes_on_its_services(
+    baked: Baked, variant: Variant, tmp_path: Path, worker_id: str
 ) -> None:
-    database = variant["database"]
-    require_server(database)
-    url = database_url(database, f"tpl_{variant_id(variant)}", tmp_path)
+    require_servers(variant)
+    python = python_for(variant["python_version"])
+    url = database_url(variant["database"], f"tpl_{variant_id(variant)}", tmp_path)
     result = run(
-        tool("python"),
+        python,
         "-m",
         "pytest",
         "-q",
         "-p",
         "no:cacheprovider",
         cwd=baked(variant),
-        env={"DATABASE_URL": url, "COVERAGE_FILE": str(tmp_path / ".coverage")},
+        env={
+            "DATABASE_URL": url,
+            "REDIS_URL": redis_url(worker_id),
+            "COVERAGE_FILE": str(tmp_path / ".coverage"),
+        },
     )
     assert re.search(r"\d+ passed", result.stdout)
     assert "Required test coverage of 90" in result.stdout
+    version = run(python, "-c", "import sys; print(sys.version)", cwd=tmp_path).stdout
+    assert version.startswith(variant["python_version"] + ".")
 
 
-@runtime_variants
+@suite_variants
 def test_migrations_upgrade_check_and_downgrade(
-    baked: Baked, variant: dict[str, str], tmp_path: Path
+    baked: Baked, variant: Variant, tmp_path: Path, worker_id: str
 ) -> None:
+    require_servers(variant)
     database = variant["database"]
-    require_server(database)
     name = f"tpl_mig_{variant_id(variant)}"
     create_database(database, name)
-    env = {"DATABASE_URL": database_url(database, name, tmp_path)}
+    env = {
+        "DATABASE_URL": database_url(database, name, tmp_path),
+        "REDIS_URL": redis_url(worker_id),
+    }
     project = baked(variant)
-    alembic = tool("alembic")
+    alembic = python_for(variant["python_version"]).parent / "alembic"
 
     upgraded = run(alembic, "upgrade", "head", cwd=project, env=env)
     run(alembic, "check", cwd=project, env=env)
@@ -144,7 +167,7 @@ def test_migrations_upgrade_check_and_downgrade(
     assert "(head)" not in after.stdout
 
 
-@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("database", OPTIONS["database"])
 def test_autogenerated_revision_applies_and_passes_the_gates(tmp_path: Path, database: str) -> None:
     """The README's model-change workflow: change a model, autogenerate, upgrade, lint."""
     require_server(database)

@@ -103,14 +103,14 @@ class Project:
     environment: Environment
 
     @classmethod
-    def prepare(cls, database: str, auth: str) -> Project:
-        folder = WORK / f"{database}-{auth}"
+    def prepare(cls, database: str, auth: str, cache: str) -> Project:
+        folder = WORK / f"{database}-{auth}-{cache}"
         shutil.rmtree(folder / "rendered", ignore_errors=True)
-        print(f"+ rendering database={database} auth={auth} into {folder}", flush=True)
+        print(f"+ rendering database={database} auth={auth} cache={cache} into {folder}", flush=True)
         rendered = cookiecutter(
             str(ROOT),
             no_input=True,
-            extra_context={"database": database, "auth": auth},
+            extra_context={"database": database, "auth": auth, "cache": cache},
             output_dir=str(folder / "rendered"),
             default_config=True,
         )
@@ -118,6 +118,15 @@ class Project:
         print(f"+ installing it into {environment.path}", flush=True)
         environment.install("-e", ".", cwd=Path(rendered))
         return cls(database, auth, Path(rendered), environment)
+
+    def committed_transactions(self, name: str) -> int:
+        """PostgreSQL's count of transactions committed in database `name` so far."""
+        query = f"SELECT xact_commit FROM pg_stat_database WHERE datname = '{name}'"
+        return int(run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", query]).strip())
+
+    def empty_redis(self, url: str) -> None:
+        """Start from a cold cache: drop every key of the Redis database at `url`."""
+        run(["redis-cli", "-u", url, "FLUSHDB"])
 
     def database_url(self, name: str) -> str:
         if self.database == "sqlite":

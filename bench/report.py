@@ -30,6 +30,9 @@ class Measurement:
     socket_errors: int
     statuses: dict[str, int]
     peak_rss_mib: float
+    # Transactions the database committed per request (PostgreSQL, with --db-transactions):
+    # in autocommit one per statement, so it shows how often a cached read skipped its query.
+    db_transactions_per_request: float | None = None
 
 
 _MEDIAN_FIELDS = (
@@ -42,6 +45,7 @@ _MEDIAN_FIELDS = (
     "non_2xx",
     "socket_errors",
     "peak_rss_mib",
+    "db_transactions_per_request",
 )
 
 
@@ -101,7 +105,8 @@ def write_markdown(path: Path, about: dict[str, Any], rows: list[dict[str, Any]]
         "",
         f"`{about['command']}` on {about['date']}, {about['wall_seconds'] / 60:.1f} minutes.",
         "",
-        f"- Variant: `database={about['database']} auth={about['auth']}`; {about['database_note']}",
+        f"- Variant: `database={about['database']} auth={about['auth']} cache={about['cache']}`; "
+        f"{about['database_note']}",
         f"- Machine: {about['cpus']} CPUs ({about['cpu_model']}); each service is one uvicorn "
         f"worker on CPU {about['server_cpu']}, wrk runs on CPU {about['client_cpu']}. Load "
         f"average {about['load_average']['before']:.1f} before the run, "
@@ -119,6 +124,10 @@ def write_markdown(path: Path, about: dict[str, Any], rows: list[dict[str, Any]]
         "| p50 ms | p95 ms | p99 ms | CPU µs/request | CPU % | non-2xx | peak RSS MiB |",
         "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
+    counted = [row for row in rows if row["generated"]["db_transactions_per_request"] is not None]
+    if counted:
+        lines[-2] = lines[-2].replace("| peak RSS MiB |", "| peak RSS MiB | DB tx/request |")
+        lines[-1] += "--:|"
     for row in rows:
         ratios = [_number(row["ratio"], 2), _number(row["cpu_ratio"], 2)]
         rates = [row[service]["requests_per_second"] for service in SERVICES]
@@ -128,6 +137,7 @@ def write_markdown(path: Path, about: dict[str, Any], rows: list[dict[str, Any]]
             f"{_pair(row, 'p99_ms', 2)} | {_pair(row, 'cpu_us_per_request', 0)} | "
             f"{_pair(row, 'cpu_percent', 0)} | {_pair(row, 'non_2xx', 0)} | "
             f"{_pair(row, 'peak_rss_mib', 0)} |"
+            + (f" {_pair(row, 'db_transactions_per_request', 2)} |" if counted else "")
         )
     lines += ["", f"## Package versions (Python {about['python']})", ""]
     for service in SERVICES:

@@ -45,6 +45,9 @@ ITEMS = 10_000
 # with bearer tokens, as its users sign in.
 REFERENCE_AUTH = {"jwt": "jwt", "jwt_and_api_key": "jwt", "api_key": "api_key", "none": "none"}
 ACCESS_TOKEN_MINUTES = "1440"  # the longest the service allows: no token expires mid-run
+REDIS_URL = "redis://127.0.0.1:6379/15"  # emptied before each run (cache=redis only)
+UNLIMITED = "1000000/second"
+_STATISTICS_LAG = 11  # seconds: PostgreSQL publishes an idle backend's counts within 10 s
 QUICK = {"warmup": 1, "duration": 3, "long_duration": 5, "repeats": 1}
 
 
@@ -55,6 +58,16 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--database", choices=options["database"], default="postgresql")
     parser.add_argument("--auth", choices=options["auth"], default="jwt")
+    parser.add_argument("--cache", choices=options["cache"], default=options["cache"][0])
+    parser.add_argument(
+        "--scenarios",
+        help="comma-separated scenario keys to run, e.g. W2,W3 (default: all)",
+    )
+    parser.add_argument(
+        "--db-transactions",
+        action="store_true",
+        help="count the database's transactions per request (PostgreSQL; ~22 s more per run)",
+    )
     parser.add_argument("--warmup", type=int, default=2, help="seconds before measuring (2)")
     parser.add_argument("--duration", type=int, default=8, help="seconds measured (8)")
     parser.add_argument(
@@ -119,11 +132,16 @@ class Benchmark:
         WORK.mkdir(parents=True, exist_ok=True)
         self.ids_file.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(ITEMS)))
         reference_venv = reference_environment()
-        project = Project.prepare(self.args.database, self.args.auth)
+        project = Project.prepare(self.args.database, self.args.auth, self.args.cache)
         # The reference runs on PostgreSQL: a variant on another database gets a PostgreSQL twin.
         twin = project
         if project.database != "postgresql":
-            twin = Project.prepare("postgresql", self.args.auth)
+            twin = Project.prepare("postgresql", self.args.auth, self.args.cache)
+        if self.args.db_transactions and project.database != "postgresql":
+            raise BenchError("--db-transactions reads PostgreSQL's statistics: use PostgreSQL")
+        self.project = project
+        if self.args.cache == "redis":
+            project.empty_redis(REDIS_URL)
 
         with contextlib.ExitStack() as cleanup:
             env = self._service_env(project)
@@ -181,6 +199,11 @@ class Benchmark:
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": project.database_url(self.database_name),
             "ACCESS_TOKEN_MINUTES": ACCESS_TOKEN_MINUTES,
+            "REDIS_URL": REDIS_URL,
+            # One wrk client is one address: its budgets must not be what is measured. The
+            # limits are still counted on every request.
+            "RATE_LIMIT_CLIENT": UNLIMITED,
+            "RATE_LIMIT_SIGN_IN_CLIENT": UNLIMITED,
         }
 
     def _reference_env(self, facts: dict[str, Any]) -> dict[str, str]:
@@ -219,9 +242,13 @@ class Benchmark:
 
     def _steps(self) -> list[tuple[Scenario, ...]]:
         """Sign-in steps need users: they are left out of variants without them."""
-        if self.credential == "user":
-            return STEPS
-        return [step for step in STEPS if not any(scenario.signs_in for scenario in step)]
+        steps = STEPS
+        if self.credential != "user":
+            steps = [step for step in steps if not any(scenario.signs_in for scenario in step)]
+        if self.args.scenarios:
+            keys = set(self.args.scenarios.split(","))
+            steps = [step for step in steps if any(scenario.key in keys for scenario in step)]
+        return steps
 
     # -- measuring -------------------------------------------------------------------------
 
@@ -242,9 +269,18 @@ class Benchmark:
         """Warm up, then measure the step's scenarios (run at once) and the server's CPU."""
         seconds = self.args.long_duration if len(step) > 1 else self.args.duration
         load.drive(wrk, step, self.args.warmup)
+        counting = self.args.db_transactions and server.name == "generated" and len(step) == 1
+        if counting:
+            time.sleep(_STATISTICS_LAG)
+            committed_before = self.project.committed_transactions(self.database_name)
         cpu_before = server.cpu_seconds()
         outcomes = load.drive(wrk, step, seconds)
         cpu = server.cpu_seconds() - cpu_before
+        transactions = None
+        if counting and outcomes[0].requests:
+            time.sleep(_STATISTICS_LAG)
+            committed = self.project.committed_transactions(self.database_name) - committed_before
+            transactions = committed / outcomes[0].requests
         peak_rss = server.peak_rss_mib()
         measured = []
         for scenario, outcome in zip(step, outcomes, strict=True):
@@ -267,6 +303,7 @@ class Benchmark:
                     socket_errors=outcome.socket_errors,
                     statuses=outcome.statuses,
                     peak_rss_mib=peak_rss,
+                    db_transactions_per_request=transactions,
                 )
             )
         return measured
@@ -291,6 +328,7 @@ class Benchmark:
             "wall_seconds": round(time.monotonic() - started, 1),
             "database": self.args.database,
             "auth": self.args.auth,
+            "cache": self.args.cache,
             "database_note": note,
             "items": ITEMS,
             "cpus": os.cpu_count(),

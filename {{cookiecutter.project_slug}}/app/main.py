@@ -9,11 +9,20 @@ from contextlib import asynccontextmanager
 from typing import TypedDict
 
 from fastapi import FastAPI
+{%- if cookiecutter.cache == "redis" %}
+from redis.asyncio import Redis
+{%- endif %}
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.api import health
 from app.api.openapi import install_problem_openapi
 from app.api.v1 import api_router
+{%- if cookiecutter.cache == "redis" %}
+from app.core.cache import Cache, RedisCache, connect_redis
+{%- elif cookiecutter.cache == "memory" %}
+from app.core.cache import Cache, MemoryCache
+{%- endif %}
 from app.core.config import Settings, get_settings
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
@@ -21,7 +30,35 @@ from app.core.middleware import EdgeMiddleware, ProblemCORSMiddleware
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 from app.core.passwords import ShedPasswordChecks, configure_hashing
 {%- endif %}
+from app.core.ratelimit import ClientRateLimit, RateLimiter, Rules
 from app.db.engine import Database, create_engine
+
+# What a browser page on an allowed origin may send, and may read of the answer.
+CORS_REQUEST_HEADERS = [
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    "Authorization",
+{%- endif %}
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+{%- if cookiecutter.auth in ["api_key", "jwt_and_api_key"] %}
+    "X-API-Key",
+{%- endif %}
+    "X-Request-ID",
+]
+CORS_RESPONSE_HEADERS = [
+    "ETag",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Policy",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+{%- if cookiecutter.auth != "none" %}
+    "WWW-Authenticate",
+{%- endif %}
+    "X-Request-ID",
+]
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 # The endpoints (all POST) that check a password: refused at the door while hashing is full.
@@ -43,6 +80,13 @@ class State(TypedDict):
 
     database: Database
     settings: Settings
+{%- if cookiecutter.cache != "none" %}
+    cache: Cache
+{%- endif %}
+{%- if cookiecutter.cache == "redis" %}
+    redis: Redis
+{%- endif %}
+    rate_limiter: RateLimiter
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,15 +100,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hasher = configure_hashing(settings.password_hash_threads, settings.password_hash_backlog)
 {%- endif %}
         database = Database(create_engine(settings), settings)
+{%- if cookiecutter.cache == "redis" %}
+        redis = connect_redis(settings)
+        cache = RedisCache(redis, ttl=settings.cache_ttl)
+        rate_limiter = RateLimiter(
+            Rules.from_settings(settings), redis, fail_open=settings.rate_limit_fail_open
+        )
+{%- elif cookiecutter.cache == "memory" %}
+        cache = MemoryCache(ttl=settings.cache_ttl, max_bytes=settings.cache_max_bytes)
+        rate_limiter = RateLimiter(Rules.from_settings(settings))
+{%- else %}
+        rate_limiter = RateLimiter(Rules.from_settings(settings))
+{%- endif %}
         # Everything built so far lives as long as the process: keep the collector off it,
         # and collect young objects less often than the default of every 700 allocations.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         try:
-            yield {"database": database, "settings": settings}
+            yield {
+                "database": database,
+                "settings": settings,
+{%- if cookiecutter.cache != "none" %}
+                "cache": cache,
+{%- endif %}
+{%- if cookiecutter.cache == "redis" %}
+                "redis": redis,
+{%- endif %}
+                "rate_limiter": rate_limiter,
+            }
         finally:
             await database.dispose()
+{%- if cookiecutter.cache == "redis" %}
+            await redis.aclose()
+{%- endif %}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
             hasher.shutdown()
 {%- endif %}
@@ -86,38 +155,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
 
     # Added innermost first: each add_middleware call wraps everything added before it.
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    app.add_middleware(ShedPasswordChecks, paths=PASSWORD_CHECKS)
+{%- endif %}
+    app.add_middleware(ClientRateLimit)
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-{%- if cookiecutter.auth == "jwt" %}
-            allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-{%- elif cookiecutter.auth == "api_key" %}
-            allow_headers=["Content-Type", "If-Match", "X-API-Key", "X-Request-ID"],
-{%- elif cookiecutter.auth == "jwt_and_api_key" %}
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "If-Match",
-                "X-API-Key",
-                "X-Request-ID",
-            ],
-{%- else %}
-            allow_headers=["Content-Type", "If-Match", "X-Request-ID"],
-{%- endif %}
-{%- if cookiecutter.auth != "none" %}
-            expose_headers=["ETag", "Location", "WWW-Authenticate", "X-Request-ID"],
-{%- else %}
-            expose_headers=["ETag", "Location", "X-Request-ID"],
-{%- endif %}
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
         )
-{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
-    app.add_middleware(ShedPasswordChecks, paths=PASSWORD_CHECKS)
-{%- endif %}
+    if settings.trusted_proxies:
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=[str(proxy) for proxy in settings.trusted_proxies]
+        )
     app.add_middleware(
         EdgeMiddleware,
         allowed_hosts=settings.trusted_hosts,
         max_body_bytes=settings.max_body_bytes,
+        constant_answers={"/health/live": health.ALIVE},
     )
     return app

@@ -32,6 +32,9 @@ import app.models  # noqa: F401 - registers every table on Base.metadata
 {%- if cookiecutter.auth == "api_key" %}
 from app.core.auth import ALL_SCOPES
 {%- endif %}
+{%- if cookiecutter.cache == "redis" %}
+from app.core.cache import connect_redis
+{%- endif %}
 from app.core.config import Settings
 from app.db.base import Base
 from app.db.engine import create_engine
@@ -43,6 +46,11 @@ from app.services import api_keys, audit
 {%- endif %}
 
 Serve = Callable[..., AbstractAsyncContextManager[AsyncClient]]
+RATE_LIMITS = [
+    name
+    for name, field in Settings.model_fields.items()
+    if name.startswith("rate_limit_") and isinstance(field.default, str)
+]
 {%- if cookiecutter.auth != "none" %}
 TEST_SECRET = "test-secret-that-is-long-enough-0123456789abcdef"
 TEST_ORIGIN = audit.Origin(actor="tests", client_address=None)
@@ -94,7 +102,7 @@ async def database_url() -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(
+    configured = Settings(
         _env_file=None,
         database_url=SecretStr(database_url),
         environment="test",
@@ -102,6 +110,8 @@ def settings(database_url: str) -> Settings:
         secret_key=SecretStr(TEST_SECRET),
 {%- endif %}
     )
+    # Budgets no test exhausts by accident; the rate-limit tests set their own.
+    return configured.model_copy(update=dict.fromkeys(RATE_LIMITS, "100000/second"))
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +126,23 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
         await connection.run_sync(Base.metadata.create_all)
     yield engine
     await engine.dispose()
+{%- if cookiecutter.cache == "redis" %}
+
+
+@pytest.fixture
+async def clean_tables(engine: AsyncEngine, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Hands out the test engine; once the test is done, empties every table and forgets
+    this service's cache entries and rate-limit counters in Redis."""
+    yield engine
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
+    redis = connect_redis(settings)
+    keys = [key async for key in redis.scan_iter(match="{{ cookiecutter.project_slug }}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+{%- else %}
 
 
 @pytest.fixture
@@ -125,6 +152,7 @@ async def clean_tables(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(table.delete())
+{%- endif %}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 

@@ -30,7 +30,11 @@ async def test_ready_when_the_database_answers(client: AsyncClient) -> None:
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
+{%- if cookiecutter.cache == "redis" %}
+    assert response.json() == {"status": "ok", "cache": "ok"}
+{%- else %}
     assert response.json() == {"status": "ok"}
+{%- endif %}
 
 
 async def test_not_ready_without_a_database(settings: Settings, serve: Serve) -> None:

@@ -1,11 +1,13 @@
 """Request id, security headers, trusted hosts, body-size limit and CORS."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api import health
 from app.core.config import Settings
 from app.core.middleware import EdgeMiddleware
 from app.main import create_app
@@ -152,7 +154,8 @@ async def test_declared_oversized_body_is_413(small_body_client: AsyncClient) ->
     assert (await small_body_client.get(ITEMS)).json()["items"] == []
 
 
-async def test_declared_oversized_body_is_refused_before_reading_it() -> None:
+async def answered_by_the_edge(scope: Scope, **options: Any) -> list[Message]:
+    """What EdgeMiddleware sends for `scope` when neither the app nor the body may be used."""
     sent: list[Message] = []
 
     async def never_called_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -164,16 +167,39 @@ async def test_declared_oversized_body_is_refused_before_reading_it() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    limited = EdgeMiddleware(never_called_app, allowed_hosts=["*"], max_body_bytes=64)
+    await EdgeMiddleware(never_called_app, **options)(scope, receive, send)
+    return sent
+
+
+async def test_declared_oversized_body_is_refused_before_reading_it() -> None:
     scope = {
         "type": "http",
         "method": "POST",
         "path": "/api/v1/items",
         "headers": [(b"content-length", b"65")],
     }
-    await limited(scope, receive, send)
+    sent = await answered_by_the_edge(
+        scope, allowed_hosts=["*"], max_body_bytes=64, constant_answers={}
+    )
 
     assert sent[0]["status"] == 413
+
+
+async def test_the_liveness_probe_is_answered_at_the_edge(client: AsyncClient) -> None:
+    """The app behind the edge never sees a liveness probe, and its answer is the one the
+    OpenAPI document describes."""
+    sent = await answered_by_the_edge(
+        {"type": "http", "method": "GET", "path": "/health/live", "headers": []},
+        allowed_hosts=["example.com"],
+        max_body_bytes=64,
+        constant_answers={"/health/live": health.ALIVE},
+    )
+
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 200
+    assert headers[b"content-type"] == b"application/json"
+    assert len(headers[b"x-request-id"]) == 32
+    assert sent[1]["body"] == (await client.get("/health/live")).content == b'{"status":"ok"}'
 
 
 async def test_streamed_oversized_body_is_413(small_body_client: AsyncClient) -> None:

@@ -14,12 +14,14 @@ import bcrypt
 import jwt
 import pytest
 from httpx import AsyncClient, Response
+from pydantic import SecretStr
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.core import passwords
 from app.core.config import Settings
 from app.core.passwords import PASSWORD_MAX_LENGTH
+from app.core.tokens import decode_token, encode_token
 from app.main import create_app
 from app.models.audit_event import AuditEvent
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
@@ -708,3 +710,24 @@ async def test_password_checks_are_refused_at_the_door_while_hashing_is_full(
         assert response.headers["content-type"] == "application/problem+json"
     assert read.status_code == 200
     assert held.status_code == 200, held.text
+
+
+async def test_a_token_verified_before_is_refused_once_it_expires(settings: Settings) -> None:
+    """Verification is remembered per token, but its times are checked on every use."""
+    now = datetime.now(UTC)
+    token = encode_token(
+        settings,
+        kind="access",
+        user_id=uuid.uuid4(),
+        version=0,
+        token_id=uuid.uuid4(),
+        issued_at=now,
+        expires_at=now + timedelta(seconds=1),
+        family_id=uuid.uuid4(),
+    )
+    assert decode_token(settings, token, "access") is not None
+    assert decode_token(settings, token, "refresh") is None  # the kind is checked too
+    await asyncio.sleep(1.1)
+    assert decode_token(settings, token, "access") is None
+    other_secret = settings.model_copy(update={"secret_key": SecretStr("x" * 48)})
+    assert decode_token(other_secret, token, "access") is None

@@ -15,6 +15,9 @@ from fastapi.security import APIKeyHeader
 {%- else %}
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 {%- endif %}
+{%- if cookiecutter.auth != "jwt" %}
+from sqlalchemy.ext.asyncio import AsyncConnection
+{%- endif %}
 
 from app.core.auth import CHALLENGE, Principal, Scope
 from app.core.config import Settings
@@ -24,6 +27,9 @@ from app.core.deps import Connection
 from app.core.deps import AppSettings, Connection, Database
 {%- endif %}
 from app.core.errors import ForbiddenError, UnauthorizedError
+{%- if cookiecutter.auth != "jwt" %}
+from app.core.ratelimit import RateLimiter
+{%- endif %}
 from app.services import audit
 {%- if cookiecutter.auth == "jwt" %}
 from app.services.users import principal_for_token
@@ -75,13 +81,13 @@ class Authorized:
 {%- if cookiecutter.auth == "jwt" %}
         principal = await principal_for_token(connection, settings, token) if token else None
 {%- elif cookiecutter.auth == "api_key" %}
-        principal = await principal_for_key(connection, settings, key) if key else None
+        principal = await _key_holder(request, connection, settings, key) if key else None
 {%- else %}
         principal = None
         if token:
             principal = await principal_for_token(connection, settings, token)
         elif key:
-            principal = await principal_for_key(connection, settings, key)
+            principal = await _key_holder(request, connection, settings, key)
 {%- endif %}
         if principal is None:
             raise UnauthorizedError("Missing or invalid credentials.", headers=CHALLENGE)
@@ -89,6 +95,24 @@ class Authorized:
         if missing:
             raise ForbiddenError(f"This needs the {' and '.join(map(repr, missing))} scope.")
         return principal
+
+
+{%- if cookiecutter.auth != "jwt" %}
+
+
+async def _key_holder(
+    request: Request, connection: AsyncConnection, settings: Settings, key: str
+) -> Principal | None:
+    """Whom an API key belongs to. Failed keys are counted per client address, and an
+    address past its budget has no key checked at all until the budget refills."""
+    limiter: RateLimiter = request.state.rate_limiter
+    address = request.client.host if request.client else "-"
+    await limiter.check(limiter.rules.key_failures_client, address)
+    principal = await principal_for_key(connection, settings, key)
+    if principal is None:
+        await limiter.count(limiter.rules.key_failures_client, address)
+    return principal
+{%- endif %}
 
 
 CurrentPrincipal = Annotated[Principal, Depends(Authorized())]

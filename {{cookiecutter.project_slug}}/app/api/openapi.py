@@ -22,6 +22,9 @@ _AUTH_ERRORS = {
     "403": {"description": "The credentials do not grant this operation."},
 }
 
+# Every operation but the health probes draws on its client's rate limit.
+_THROTTLED = {"description": "Too many requests from this client; see Retry-After."}
+
 
 def _use_problem_documents(document: dict[str, Any]) -> None:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
@@ -30,8 +33,10 @@ def _use_problem_documents(document: dict[str, Any]) -> None:
     schemas["Problem"] = problem
     for name in _REPLACED_SCHEMAS:
         schemas.pop(name, None)
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
+            if not path.startswith("/health/"):
+                operation["responses"].setdefault("429", copy.deepcopy(_THROTTLED))
             if "requestBody" in operation:
                 operation["responses"].update(copy.deepcopy(_BODY_ERRORS))
             if operation.get("security"):

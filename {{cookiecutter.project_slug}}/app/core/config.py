@@ -2,13 +2,16 @@
 
 from functools import lru_cache
 {%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" %}
-from typing import Literal, Self
-
-from pydantic import Field, SecretStr, model_validator
+from typing import Annotated, Literal, Self
 {%- else %}
-from typing import Literal
+from typing import Annotated, Literal
+{%- endif %}
 
-from pydantic import Field, SecretStr
+from limits import parse
+{%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" %}
+from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr, model_validator
+{%- else %}
+from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr
 {%- endif %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.database != "sqlite" %}
@@ -26,6 +29,20 @@ _MIN_SECRET_BYTES = 32
 # everyone, so refused in production (see `_refuse_example_database_password`).
 EXAMPLE_DATABASE_PASSWORD = "{{ "postgres" if cookiecutter.database == "postgresql" else "mariadb" }}"  # noqa: S105
 {%- endif %}
+
+
+def _rate_limit(text: str) -> str:
+    """Refuse a limit that `limits` cannot read, at startup rather than on first use."""
+    try:
+        usable = parse(text).amount >= 1
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ValueError(f"{text!r} is not a rate limit; write it like '10/minute'")
+    return text
+
+
+RateLimit = Annotated[str, AfterValidator(_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -69,6 +86,40 @@ class Settings(BaseSettings):
     health_timeout: float = Field(default=2.0, gt=0)
     # /docs, /redoc and /openapi.json; unset means on in development and test, off in production.
     docs_enabled: bool | None = None
+    # Proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed;
+    # from anyone else those headers are ignored, so clients cannot choose their own address.
+    trusted_proxies: list[IPvAnyNetwork] = []
+{%- if cookiecutter.cache == "redis" %}
+    redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    # Seconds to wait for Redis before serving without it
+    redis_timeout: float = Field(default=0.5, gt=0)
+    # Seconds a cached response lives (writes invalidate it at once, in every process)
+    cache_ttl: int = Field(default=300, ge=1)
+{%- elif cookiecutter.cache == "memory" %}
+    # Seconds a cached response lives; another process may serve it that long after a write
+    cache_ttl: float = Field(default=5.0, gt=0)
+    cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+{%- endif %}
+    # Rate limits in the `limits` notation: "600/minute", "10 per second". The first is a
+    # flood ceiling for one client address on every route but /health/*; lower it to what
+    # one client of your API should use. The others guard the places passwords and tokens
+    # could be guessed.
+    rate_limit_client: RateLimit = "2000/second"
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    rate_limit_sign_in_client: RateLimit = "30/minute"
+    rate_limit_sign_in_account: RateLimit = "10/minute"  # failed sign-ins, from any address
+    rate_limit_refresh_client: RateLimit = "60/minute"
+    rate_limit_refresh_account: RateLimit = "30/minute"
+    rate_limit_register_client: RateLimit = "20/hour"
+    rate_limit_register_account: RateLimit = "5/hour"
+{%- endif %}
+{%- if cookiecutter.auth in ["api_key", "jwt_and_api_key"] %}
+    rate_limit_key_failures_client: RateLimit = "20/minute"
+{%- endif %}
+{%- if cookiecutter.cache == "redis" %}
+    # While Redis is unreachable: let requests through uncounted, or refuse them with 503
+    rate_limit_fail_open: bool = True
+{%- endif %}
 {%- if cookiecutter.auth != "none" %}
 {%- if cookiecutter.auth == "api_key" %}
     # The key API-key hashes are made with (HMAC): a copy of the database cannot check keys.

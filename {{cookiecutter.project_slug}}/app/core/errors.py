@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -167,7 +167,12 @@ async def to_problem(request: Request, exc: Exception) -> Response:
             return problem_response(
                 HTTPStatus.CONFLICT, "The change conflicts with data that already exists."
             )
-        case OperationalError() | InterfaceError() | ConnectionError():
+        case (
+            OperationalError()
+            | InterfaceError()
+            | DBAPIError(connection_invalidated=True)  # a lost connection, in other words
+            | ConnectionError()
+        ):
             # The driver's own message; SQLAlchemy's would add the statement and its values.
             cause = getattr(exc, "orig", None) or exc
             _outages.record("database unavailable: %s: %s", type(cause).__name__, cause)
@@ -193,6 +198,7 @@ def install_error_handlers(app: FastAPI) -> None:
         IntegrityError,
         OperationalError,
         InterfaceError,
+        DBAPIError,  # only those that lost their connection are answered here
         PoolTimeoutError,
         ConnectionError,  # some drivers raise the socket's own error when connecting fails
     ):

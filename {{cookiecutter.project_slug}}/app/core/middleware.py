@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -66,6 +66,20 @@ def _without_body(send: Send) -> Send:
     return send_head
 
 
+async def _send_json(send: Send, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class EdgeMiddleware:
     """The outermost layer, in one pass over the request headers: request id, host check,
     body-size limit, security headers, access log and the last-resort 500.
@@ -79,11 +93,21 @@ class EdgeMiddleware:
 
     _HOST_EXEMPT = frozenset({"/health/live", "/health/ready"})
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: Sequence[str], max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_hosts: Sequence[str],
+        max_body_bytes: int,
+        constant_answers: Mapping[str, bytes],
+    ) -> None:
         self.app = app
         self.allow_any_host = "*" in allowed_hosts
         self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
         self.max_body_bytes = max_body_bytes
+        # JSON bodies of GET routes that never change (the liveness probe): sent from here,
+        # without routing, since orchestrators ask every few seconds.
+        self.constant_answers = constant_answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,6 +149,8 @@ class EdgeMiddleware:
             )
             if refusal is not None:
                 await _send_problem(send_with_headers, *refusal)
+            elif scope["method"] == "GET" and scope["path"] in self.constant_answers:
+                await _send_json(send_with_headers, self.constant_answers[scope["path"]])
             elif b"transfer-encoding" in wanted:
                 await self.app(scope, self._limited(receive), send_with_headers)
             else:  # the server delivers no more than Content-Length bytes

@@ -5,9 +5,11 @@ expired, premature, mistyped or tampered tokens are all simply invalid. Both kin
 sign-in they belong to (`fam`), so ending a sign-in ends its access tokens too.
 """
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import jwt
@@ -56,18 +58,40 @@ def encode_token(
 
 def decode_token(settings: Settings, token: str, kind: TokenKind) -> TokenClaims | None:
     """The claims of a valid token of this `kind`, or None for anything else."""
+    verified = _verified(
+        token,
+        kind,
+        settings.secret_key.get_secret_value(),
+        settings.jwt_audience,
+        settings.jwt_issuer,
+    )
+    if verified is None:
+        return None
+    claims, not_before, expires = verified
+    return claims if not_before <= time.time() < expires else None
+
+
+@lru_cache(maxsize=4096)
+def _verified(
+    token: str, kind: TokenKind, secret: str, audience: str, issuer: str
+) -> tuple[TokenClaims, int, int] | None:
+    """Signature and claims of a token, checked once: a client sends the same access token
+    with every request, and verifying it costs more than the rest of a cached read. The
+    times are checked on every use, by `decode_token`."""
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key.get_secret_value(),
+            secret,
             algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            options={"require": _REQUIRED_CLAIMS},
+            audience=audience,
+            issuer=issuer,
+            options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_nbf": False},
         )
-        if claims["typ"] != kind or type(claims["ver"]) is not int:
+        if claims["typ"] != kind or not all(
+            type(claims[name]) is int for name in ("ver", "nbf", "exp")
+        ):
             return None
-        return TokenClaims(
+        decoded = TokenClaims(
             user_id=uuid.UUID(claims["sub"]),
             token_id=uuid.UUID(claims["jti"]),
             version=claims["ver"],
@@ -75,3 +99,4 @@ def decode_token(settings: Settings, token: str, kind: TokenKind) -> TokenClaims
         )
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
         return None
+    return decoded, claims["nbf"], claims["exp"]

@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-{% if cookiecutter.database != "mysql" -%}
-from sqlalchemy import event
-from sqlalchemy.engine.interfaces import DBAPIConnection
-{% endif -%}
 {% if cookiecutter.database == "postgresql" -%}
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext, IsolationLevel
 from sqlalchemy.exc import DisconnectionError
+{% elif cookiecutter.database == "mysql" -%}
+from sqlalchemy.engine.interfaces import IsolationLevel
+{% else -%}
+from sqlalchemy import event
+from sqlalchemy.engine.interfaces import DBAPIConnection, IsolationLevel
 {% endif -%}
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 {%- if cookiecutter.database == "sqlite" %}
@@ -66,6 +69,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 {%- if cookiecutter.database == "postgresql" %}
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    event.listen(engine.sync_engine, "handle_error", _drop_if_cut_off)
     return engine
 
 
@@ -74,6 +78,23 @@ def _replace_if_closed(dbapi_connection: DBAPIConnection, *_: object) -> None:
     replaced before a request gets it. asyncpg knows without a round trip to the server."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError  # the pool connects anew
+
+
+def _drop_if_cut_off(context: ExceptionContext) -> Exception | None:
+    """A statement that timed out or was cancelled leaves the connection waiting on a server
+    that may never answer: close it now (SQLAlchemy would wait up to 2 s to close it
+    politely). asyncpg reports DATABASE_TIMEOUT as a bare TimeoutError, which SQLAlchemy
+    would let pass with the connection pooled again: make it a lost connection."""
+    cut_off = context.original_exception
+    if not isinstance(cut_off, TimeoutError | asyncio.CancelledError):
+        return None
+    if context.connection is not None:
+        context.connection.connection.driver_connection.terminate()  # type: ignore[union-attr]
+    if isinstance(cut_off, asyncio.CancelledError):
+        return None  # SQLAlchemy discards the connection itself
+    context.is_disconnect = True  # discard it, but not the rest of the pool: closing
+    context.invalidate_pool_on_disconnect = False  # those could wait on a silent server
+    return ConnectionError("no answer within DATABASE_TIMEOUT")
 {%- elif cookiecutter.database == "sqlite" %}
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
@@ -119,19 +140,7 @@ class Database:
                 raise BusyError from None
         try:
             async with self._engine.connect() as connection:
-{%- if cookiecutter.database == "postgresql" %}
-                try:
-                    yield connection
-                except (TimeoutError, ConnectionError) as lost:
-                    # asyncpg's timeouts, and connections lost on the fast path, arrive here
-                    # past SQLAlchemy, which would pool the connection again: discard it.
-                    await connection.invalidate(lost)
-                    raise
-        except TimeoutError:  # connecting, or a statement, outlived DATABASE_TIMEOUT
-            raise ConnectionError("no answer within DATABASE_TIMEOUT") from None
-{%- else %}
                 yield connection
-{%- endif %}
         finally:
             self._turns.release()
 
@@ -157,9 +166,7 @@ async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnect
         return
     if connection.in_transaction():
         await connection.commit()  # close SQLAlchemy's autobegun marker; autocommit did the rest
-    await connection.execution_options(
-        isolation_level=connection.dialect.default_isolation_level,
-    )
+    await _switch_isolation(connection, connection.dialect.default_isolation_level)
     token = _open_transaction.set(connection)
     try:
         async with connection.begin():
@@ -170,4 +177,15 @@ async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnect
             yield connection
     finally:
         _open_transaction.reset(token)
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        if not connection.invalidated:  # a lost connection is discarded, not switched back
+            await _switch_isolation(connection, "AUTOCOMMIT")
+
+
+async def _switch_isolation(connection: AsyncConnection, level: IsolationLevel | None) -> None:
+    """SQLAlchemy runs the switch (a statement on some databases) outside its error
+    handling: a driver error here means the connection is lost."""
+    try:
+        await connection.execution_options(isolation_level=level)
+    except connection.dialect.loaded_dbapi.Error as error:
+        await connection.invalidate(error)
+        raise ConnectionError(str(error)) from error

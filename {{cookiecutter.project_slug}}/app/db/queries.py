@@ -48,17 +48,22 @@ async def _run(
 ) -> Any:
     """Call the driver's `method` with the statement.
 
-    A failure that leaves the connection closed (the server went away) is raised as
-    ConnectionError: `Database.connect` then discards the connection and the request is
-    answered 503, as on SQLAlchemy's path.
+    A timeout, or a failure that leaves the connection closed (the server went away),
+    discards the connection and is raised as ConnectionError, answered 503, as on
+    SQLAlchemy's path.
     """
     driver, sql, args = _driver_call(connection, statement, params)
     try:
         return await getattr(driver, method)(sql, *args)
+    except TimeoutError as error:  # DATABASE_TIMEOUT passed: the server stopped answering
+        driver.terminate()
+        await connection.invalidate(error)
+        raise ConnectionError("no answer within DATABASE_TIMEOUT") from error
     except Exception as error:
-        if driver.is_closed():
-            raise ConnectionError(str(error)) from error
-        raise
+        if not driver.is_closed():
+            raise
+        await connection.invalidate(error)
+        raise ConnectionError(str(error)) from error
 
 
 async def fetch_one(

@@ -11,3 +11,13 @@ class Health(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
 
     status: Literal["ok"] = "ok"
+{%- if cookiecutter.cache == "redis" %}
+
+
+class Readiness(Health):
+    """Readiness with the cache's state: without Redis the service serves on, uncached."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok", "cache": "ok"}]})
+
+    cache: Literal["ok", "degraded"] = "ok"
+{%- endif %}

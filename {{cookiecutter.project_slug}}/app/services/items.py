@@ -206,19 +206,24 @@ async def delete_item(
     item_id: uuid.UUID,
     if_match: frozenset[int] | None,
     owner_id: uuid.UUID | None,
-) -> None:
-    """Delete the item; with `if_match`, only while it still has one of those versions."""
-    if if_match is None:
-        if owner_id is None:
-            matched = await queries.execute(connection, _DELETE, {"item_id": item_id})
-        else:
-            matched = await queries.execute(
-                connection, _DELETE_OWNED, {"item_id": item_id, "owner_id": owner_id}
-            )
+) -> uuid.UUID:
+    """Delete the item; with `if_match`, only while it still has one of those versions.
+
+    Returns whose item it was, which a superuser's call learns by reading it first.
+    """
+    if if_match is None and owner_id is not None:
+        matched = await queries.execute(
+            connection, _DELETE_OWNED, {"item_id": item_id, "owner_id": owner_id}
+        )
         if matched != 1:
             raise NotFoundError(_NOT_FOUND)
-        return
+        return owner_id
     current = await get_item(connection, item_id, owner_id)
+    owner: uuid.UUID = current["owner_id"]
+    if if_match is None:
+        if await queries.execute(connection, _DELETE, {"item_id": item_id}) != 1:
+            raise NotFoundError(_NOT_FOUND)
+        return owner
 {%- else %}
 
 
@@ -239,3 +244,6 @@ async def delete_item(
     )
     if matched != 1:
         raise PreconditionFailedError(_STALE)
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    return owner
+{%- endif %}

@@ -8,6 +8,8 @@ from app.api.deps import ClientAddress, origin_of
 from app.core.auth import CHALLENGE
 from app.core.deps import AppSettings, Connection, Database
 from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.ratelimit import Limiter
+from app.core.tokens import decode_token
 from app.schemas.token import RefreshRequest, SignInForm, TokenPair
 from app.schemas.user import UserRead, UserRegister
 from app.services import tokens, users
@@ -16,6 +18,9 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 _BAD_CREDENTIALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Wrong email or password, or an inactive user."}
+}
+_THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many attempts from this address or for this account."}
 }
 _BUSY: dict[int | str, dict[str, Any]] = {
     503: {"description": "Too many passwords are being checked at once; retry after a moment."}
@@ -33,41 +38,72 @@ _BAD_TOKEN: dict[int | str, dict[str, Any]] = {
     responses={
         403: {"description": "Registration is switched off."},
         409: {"description": "The email is taken."},
-        503: _BUSY[503],
+        **_THROTTLED,
+        **_BUSY,
     },
 )
 async def register(
-    body: UserRegister, database: Database, settings: AppSettings, address: ClientAddress
+    body: UserRegister,
+    database: Database,
+    settings: AppSettings,
+    limiter: Limiter,
+    address: ClientAddress,
 ) -> dict[str, object]:
     """Create an ordinary, active user. The server sets the id and every privilege."""
     if not settings.registration_enabled:
         raise ForbiddenError("Registration is switched off.")
+    await limiter.hit(limiter.rules.register_client, address or "-")
+    await limiter.hit(limiter.rules.register_account, users.normalize_email(body.email))
     return await users.register(database, body.email, body.password, origin_of(None, address))
 
 
 @router.post(
-    "/token", response_model=TokenPair, summary="Sign in", responses={**_BAD_CREDENTIALS, **_BUSY}
+    "/token",
+    response_model=TokenPair,
+    summary="Sign in",
+    responses={**_BAD_CREDENTIALS, **_THROTTLED, **_BUSY},
 )
 async def sign_in(
     form: Annotated[SignInForm, Form()],
     database: Database,
     settings: AppSettings,
+    limiter: Limiter,
     address: ClientAddress,
 ) -> dict[str, object]:
-    """Trade an email (`username`) and password for an access and a refresh token."""
+    """Trade an email (`username`) and password for an access and a refresh token.
+
+    Attempts are limited per address, and failures per account from any address.
+    """
+    account = users.normalize_email(form.username)
+    await limiter.hit(limiter.rules.sign_in_client, address or "-")
+    await limiter.check(limiter.rules.sign_in_account, account)
     origin = origin_of(None, address)
     pair = await tokens.sign_in(database, settings, form.username, form.password, origin)
     if pair is None:
+        await limiter.count(limiter.rules.sign_in_account, account)
         raise UnauthorizedError("Wrong email or password.", headers=CHALLENGE)
     return pair
 
 
-@router.post("/refresh", response_model=TokenPair, summary="Refresh tokens", responses=_BAD_TOKEN)
+@router.post(
+    "/refresh",
+    response_model=TokenPair,
+    summary="Refresh tokens",
+    responses={**_BAD_TOKEN, **_THROTTLED},
+)
 async def refresh(
-    body: RefreshRequest, connection: Connection, settings: AppSettings, address: ClientAddress
+    body: RefreshRequest,
+    connection: Connection,
+    settings: AppSettings,
+    limiter: Limiter,
+    address: ClientAddress,
 ) -> dict[str, object]:
     """Trade a refresh token for a new pair. Each refresh token works once: reusing one
     revokes every token of that sign-in, access tokens included."""
+    await limiter.hit(limiter.rules.refresh_client, address or "-")
+    claims = decode_token(settings, body.refresh_token, "refresh")
+    if claims is not None:  # a genuine token: its account has a budget of its own
+        await limiter.hit(limiter.rules.refresh_account, str(claims.user_id))
     return await tokens.rotate(connection, settings, body.refresh_token, origin_of(None, address))
 
 

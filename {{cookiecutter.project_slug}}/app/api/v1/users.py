@@ -16,8 +16,14 @@ from app.api.deps import (
     SignedInUser,
     origin_of,
 )
+{%- if cookiecutter.cache != "none" %}
+from app.api.v1.items import forget_items_of
+{%- endif %}
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 from app.core.auth import Principal
+{%- endif %}
+{%- if cookiecutter.cache != "none" %}
+from app.core.cache import ResponseCache
 {%- endif %}
 from app.core.deps import Connection, Database
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
@@ -146,7 +152,13 @@ async def update_user(
     },
 )
 async def delete_user(
-    user_id: uuid.UUID, principal: Admin, connection: Connection, address: ClientAddress
+    user_id: uuid.UUID,
+    principal: Admin,
+    connection: Connection,
+{%- if cookiecutter.cache != "none" %}
+    cache: ResponseCache,
+{%- endif %}
+    address: ClientAddress,
 ) -> None:
     """Delete a user with their items and tokens. Superusers only, and not themselves."""
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
@@ -155,3 +167,6 @@ async def delete_user(
     if user_id == principal.user_id:
         raise ConflictError(_SELF_LOCKOUT)
     await users.delete_user(connection, user_id, origin_of(principal, address))
+{%- if cookiecutter.cache != "none" %}
+    await forget_items_of(cache, user_id)
+{%- endif %}

@@ -67,6 +67,18 @@ class PreconditionFailedError(DomainError):
     status = HTTPStatus.PRECONDITION_FAILED
 
 
+class TooManyRequestsError(DomainError):
+    """A rate limit's budget is spent; the headers say when it refills."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__(
+            "Too many requests; retry after the number of seconds in Retry-After.",
+            headers=headers,
+        )
+
+
 class UnavailableError(DomainError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 

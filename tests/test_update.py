@@ -34,7 +34,10 @@ def snapshot_of_the_checkout(destination: Path) -> str:
     git_dir = str(destination / ".git")
     # The scratch clone's index, filled from this checkout's files (its .gitignore applies).
     git(f"--git-dir={git_dir}", f"--work-tree={ROOT}", "add", "--all", cwd=ROOT)
-    git(f"--git-dir={git_dir}", "commit", "--quiet", "-m", "working tree", cwd=ROOT)
+    # Empty when the checkout has no uncommitted change (as in CI): then HEAD is the template.
+    git(
+        f"--git-dir={git_dir}", "commit", "--quiet", "--allow-empty", "-m", "working tree", cwd=ROOT
+    )
     git("checkout", "--quiet", "--force", "HEAD", cwd=destination)
     return git("rev-parse", "HEAD", cwd=destination)
 

@@ -42,15 +42,21 @@ def next_steps(context: dict[str, object]) -> str:
         "  python -m venv .venv && . .venv/bin/activate",
         '  pip install -e ".[dev]"',
     ]
-    if context["database"] != "sqlite":
-        lines.append("  docker compose up -d db   # or point DATABASE_URL at your own server")
+    servers = (["db"] if context["database"] != "sqlite" else []) + (
+        ["redis"] if context["cache"] == "redis" else []
+    )
+    if servers:
+        lines.append(
+            f"  docker compose up -d {' '.join(servers)}   # or point the settings at your own"
+        )
     lines.append("  alembic upgrade head")
     if context["auth"] in ("jwt", "jwt_and_api_key"):
         lines.append(f"  {slug} create-superuser --email you@example.com")
     elif context["auth"] == "api_key":
         lines.append(f'  {slug} create-api-key --name "first admin"')
     lines += [
-        "  uvicorn app.main:create_app --factory --reload   # then open http://127.0.0.1:8000/docs",
+        "  uvicorn app.main:create_app --factory --reload --no-proxy-headers",
+        "  # then open http://127.0.0.1:8000/docs",
         "  pytest",
     ]
     return "\n".join(lines)

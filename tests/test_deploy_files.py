@@ -37,6 +37,7 @@ CASES.append({**DEFAULTS, "database": "postgresql", "python_version": "3.12"})
 CASES += [{**DEFAULTS, "auth": auth} for auth in OPTIONS["auth"][1:]]
 # And every other cache, whose server and settings the files must carry.
 CASES += [{**DEFAULTS, "cache": cache} for cache in OPTIONS["cache"][1:]]
+CASES.append({**DEFAULTS, "database": "postgresql", "cache": "redis"})  # beside a server database
 SERVER_CASES = [case for case in CASES if case["database"] != "sqlite"]
 SQLITE_CASES = [case for case in CASES if case["database"] == "sqlite"]
 
@@ -319,6 +320,12 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {key: str(value) for key, value in environment.items()}
 
 
+def _interpolated(value: str) -> str:
+    """A compose value as compose reads it with nothing exported: `${NAME:-default}` is the
+    default."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
 def _command(value: str | list[str]) -> list[str]:
     return shlex.split(value) if isinstance(value, str) else value
 
@@ -328,7 +335,12 @@ def test_compose_services_match_the_database(project: Path, variant: dict[str, s
     assert "version" not in compose, "the Compose Specification dropped the version key"
     services = compose["services"]
     server = variant["database"] in SERVER_DATABASES
-    assert set(services) == ({"app", "db", "migrate"} if server else {"app"})
+    cached = variant["cache"] == "redis"
+    expected = ({"app", "db", "migrate"} if server else {"app"}) | ({"redis"} if cached else set())
+    assert set(services) == expected
+    if cached:  # the app waits for a healthy Redis and finds it by service name
+        assert services["app"]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert _environment(services["app"])["REDIS_URL"] == "redis://redis:6379/0"
 
     app = services["app"]
     assert app["build"] in [".", {"context": "."}]
@@ -366,8 +378,10 @@ def test_compose_demands_a_secret_key_exactly_when_there_is_auth(
             if variant["auth"] == "none":
                 assert secret is None
             else:
-                assert secret is not None
-                assert secret.startswith("${SECRET_KEY:?")
+                # From the environment, empty unless exported, so that starting only the
+                # database or Redis needs nothing: the service itself refuses to start in
+                # production without a real key.
+                assert secret == "${SECRET_KEY:-}"
 
 
 @pytest.mark.parametrize("variant", SERVER_CASES, ids=variant_id)
@@ -389,7 +403,10 @@ def test_compose_runs_the_server_database_and_migrates_first(
 
     # The app reaches the database by service name; the same credentials, database and port as
     # the development default, which `docker compose up -d db` serves on the loopback address.
-    in_compose = urlsplit(_environment(app)["DATABASE_URL"])
+    # The password is the example one unless one is exported: production refuses the example.
+    password_variable = "POSTGRES_PASSWORD" if database == "postgresql" else "MARIADB_ROOT_PASSWORD"
+    assert f"${{{password_variable}:-" in _environment(app)["DATABASE_URL"]
+    in_compose = urlsplit(_interpolated(_environment(app)["DATABASE_URL"]))
     default = urlsplit(_settings(project)["defaults"]["database_url"])
     assert in_compose.hostname == "db"
     assert (in_compose.username, in_compose.password, in_compose.path, in_compose.port) == (
@@ -399,7 +416,7 @@ def test_compose_runs_the_server_database_and_migrates_first(
         default.port,
     )
     assert f"127.0.0.1:{default.port}:{default.port}" in db["ports"]
-    db_env = _environment(db)
+    db_env = {key: _interpolated(value) for key, value in _environment(db).items()}
     name = default.path.lstrip("/")
     if database == "postgresql":
         assert db_env.get("POSTGRES_USER", "postgres") == default.username

@@ -61,7 +61,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cache", choices=options["cache"], default=options["cache"][0])
     parser.add_argument(
         "--scenarios",
-        help="comma-separated scenario keys to run, e.g. W2,W3 (default: all)",
+        help="comma-separated scenarios to run, e.g. W2,W3 or W2@64 (default: all)",
     )
     parser.add_argument(
         "--db-transactions",
@@ -246,8 +246,12 @@ class Benchmark:
         if self.credential != "user":
             steps = [step for step in steps if not any(scenario.signs_in for scenario in step)]
         if self.args.scenarios:
-            keys = set(self.args.scenarios.split(","))
-            steps = [step for step in steps if any(scenario.key in keys for scenario in step)]
+            wanted = set(self.args.scenarios.split(","))
+            steps = [
+                step
+                for step in steps
+                if any({scenario.key, scenario.name} & wanted for scenario in step)
+            ]
         return steps
 
     # -- measuring -------------------------------------------------------------------------

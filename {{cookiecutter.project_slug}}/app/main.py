@@ -15,9 +15,8 @@ from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
-from app.api import health
+from app.api import health, v1
 from app.api.openapi import install_problem_openapi
-from app.api.v1 import api_router
 {%- if cookiecutter.cache == "redis" %}
 from app.core.cache import Cache, RedisCache, connect_redis
 {%- elif cookiecutter.cache == "memory" %}
@@ -152,7 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_problem_openapi(app)
     app.include_router(health.router)
-    app.include_router(api_router)
+    for router in v1.ROUTERS:
+        app.include_router(router, prefix=v1.PREFIX)
 
     # Added innermost first: each add_middleware call wraps everything added before it.
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}

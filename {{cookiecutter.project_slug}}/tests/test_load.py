@@ -5,12 +5,17 @@ import logging
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import event, text
+from sqlalchemy.engine.interfaces import ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.pool import QueuePool
 from starlette.requests import Request
 
 from app.core.config import Settings
 from app.core.errors import BusyError, to_problem
 from app.core.logging import EpisodeLog
+from app.db import engine as engine_module
 from app.db.engine import Database, create_engine
 from app.main import create_app
 from tests.conftest import Serve
@@ -59,6 +64,55 @@ async def test_requests_queue_for_connections_first_come_first_served(
         await database.dispose()
 
     assert order == list(range(20))
+
+
+async def test_a_connection_given_back_goes_to_the_next_request_while_warm(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_engine(settings)
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    database = Database(engine, settings)
+    try:
+        async with database.connect() as first:
+            pass
+        async with database.connect() as second:  # straight after: handed over as it is
+            pass
+        monkeypatch.setattr(engine_module, "_WARM_SECONDS", 0.0)
+        async with database.connect() as third:  # gone cold: a new one from the pool
+            pass
+        assert pool.checkedout() == 1  # the third, kept warm
+    finally:
+        await database.dispose()
+
+    assert second is first
+    assert third is not first
+    assert first.closed
+    assert pool.checkedout() == 0  # disposing gave the warm one back too
+
+
+async def test_no_warm_connection_is_reused_after_one_was_found_lost(settings: Settings) -> None:
+    engine = create_engine(settings)
+
+    def as_if_lost(context: ExceptionContext) -> None:
+        context.is_disconnect = True  # what the driver's error says when the server is gone
+
+    event.listen(engine.sync_engine, "handle_error", as_if_lost)
+    database = Database(engine, settings)
+    try:
+        async with database.connect() as one, database.connect() as other:
+            pass
+        with pytest.raises(DBAPIError) as lost:
+            async with database.connect() as failing:
+                await failing.execute(text("SELECT * FROM no_such_table"))
+        async with database.connect() as after:
+            await after.execute(text("SELECT 1"))
+    finally:
+        await database.dispose()
+
+    assert lost.value.connection_invalidated
+    assert after is not one
+    assert after is not other
 
 
 async def test_waiting_past_the_pool_timeout_is_busy_and_logged_once(

@@ -185,7 +185,11 @@ class Database:
             await connection.close()  # a statement may have been cut off: let the pool decide
             return
         if connection.in_transaction():
-            await connection.rollback()  # end SQLAlchemy's marker; autocommit kept the writes
+            try:
+                await connection.rollback()  # end SQLAlchemy's marker; autocommit kept the writes
+            except BaseException:
+                await connection.close()
+                raise
         self._warm.append((connection, time.monotonic()))
 
     def _note_lost_connection(self, context: ExceptionContext) -> None:

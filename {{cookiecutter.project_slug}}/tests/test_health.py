@@ -49,6 +49,7 @@ async def test_not_ready_without_a_database(settings: Settings, serve: Serve) ->
     assert ready.status_code == 503
     assert ready.headers["content-type"] == "application/problem+json"
     assert ready.json()["detail"] == "The database did not answer in time."
+    assert ready.headers["retry-after"] == "5"
     assert live.status_code == 200
     assert items.status_code == 503
     assert items.headers["retry-after"] == "5"

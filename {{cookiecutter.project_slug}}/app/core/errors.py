@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 # Outages come in runs: one line for the first failure, then one every so often with a count.
 _outages = EpisodeLog(logger, logging.ERROR)
 RETRY_BUSY = "1"
+RETRY_OUTAGE = "5"  # seconds a client should wait after "the database is unavailable"
 
 
 class DomainError(Exception):
@@ -191,7 +192,7 @@ async def to_problem(request: Request, exc: Exception) -> Response:
             return problem_response(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 "The database is unavailable; try again shortly.",
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": RETRY_OUTAGE},
             )
         case _:  # only the classes registered below arrive here
             raise exc

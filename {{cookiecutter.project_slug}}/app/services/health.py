@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 {%- endif %}
 from sqlalchemy import text
 
-from app.core.errors import UnavailableError
+from app.core.errors import RETRY_OUTAGE, UnavailableError
 from app.db.engine import Database
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,9 @@ async def check_database(database: Database, seconds: float) -> None:
             await connection.execute(_PING)
     except Exception as exc:  # any failure, driver or timeout, means "not ready"
         logger.warning("readiness check failed: %r", exc)
-        raise UnavailableError("The database did not answer in time.") from None
+        raise UnavailableError(
+            "The database did not answer in time.", headers={"Retry-After": RETRY_OUTAGE}
+        ) from None
 {%- if cookiecutter.cache == "redis" %}
 
 

@@ -42,8 +42,10 @@ def next_steps(context: dict[str, object]) -> str:
         "  python -m venv .venv && . .venv/bin/activate",
         '  pip install -e ".[dev]"',
     ]
-    servers = (["db"] if context["database"] != "sqlite" else []) + (
-        ["redis"] if context["cache"] == "redis" else []
+    servers = (
+        (["db"] if context["database"] != "sqlite" else [])
+        + (["redis"] if context["cache"] == "redis" else [])
+        + (["rabbitmq"] if context["jobs"] == "queue" else [])
     )
     if servers:
         lines.append(
@@ -54,11 +56,10 @@ def next_steps(context: dict[str, object]) -> str:
         lines.append(f"  {slug} create-superuser --email you@example.com")
     elif context["auth"] == "api_key":
         lines.append(f'  {slug} create-api-key --name "first admin"')
-    lines += [
-        "  uvicorn app.main:create_app --factory --reload --no-proxy-headers",
-        "  # then open http://127.0.0.1:8000/docs",
-        "  pytest",
-    ]
+    lines.append("  uvicorn app.main:create_app --factory --reload --no-proxy-headers")
+    if context["jobs"] == "queue":
+        lines.append(f"  {slug}-worker run   # in another shell: runs the background tasks")
+    lines += ["  # then open http://127.0.0.1:8000/docs", "  pytest"]
     return "\n".join(lines)
 
 

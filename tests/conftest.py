@@ -24,6 +24,7 @@ SERVERS = {
     "postgresql": ("127.0.0.1", 5432),
     "mysql": ("127.0.0.1", 3306),
     "redis": ("127.0.0.1", 6379),
+    "queue": ("127.0.0.1", 5672),  # RabbitMQ
 }
 REDIS_DATABASES = 16
 
@@ -93,7 +94,8 @@ def require_server(name: str) -> None:
 
 
 def require_servers(variant: Variant) -> None:
-    """Every server the variant's options need (its database, Redis for the Redis cache)."""
+    """Every server the variant's options need (its database, Redis for the Redis cache,
+    RabbitMQ for the task queue)."""
     for value in variant.values():
         require_server(value)
 

@@ -38,11 +38,15 @@ CASES += [{**DEFAULTS, "auth": auth} for auth in OPTIONS["auth"][1:]]
 # And every other cache, whose server and settings the files must carry.
 CASES += [{**DEFAULTS, "cache": cache} for cache in OPTIONS["cache"][1:]]
 CASES.append({**DEFAULTS, "database": "postgresql", "cache": "redis"})  # beside a server database
+# And the task queue: its broker and worker, beside SQLite and beside a server database.
+CASES += [{**DEFAULTS, "database": database, "jobs": "queue"} for database in ("sqlite", "mysql")]
 SERVER_CASES = [case for case in CASES if case["database"] != "sqlite"]
+QUEUE_CASES = [case for case in CASES if case["jobs"] == "queue"]
 SQLITE_CASES = [case for case in CASES if case["database"] == "sqlite"]
 
 SERVER_DATABASES = {"postgresql", "mysql"}
 SERVER_IMAGES = {"postgresql": "postgres:17", "mysql": "mariadb:11.4"}
+RABBITMQ_IMAGE = "rabbitmq:3.13"
 DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -336,8 +340,9 @@ def test_compose_services_match_the_database(project: Path, variant: dict[str, s
     services = compose["services"]
     server = variant["database"] in SERVER_DATABASES
     cached = variant["cache"] == "redis"
+    queued = variant["jobs"] == "queue"
     expected = ({"app", "db", "migrate"} if server else {"app"}) | ({"redis"} if cached else set())
-    assert set(services) == expected
+    assert set(services) == expected | ({"worker", "rabbitmq"} if queued else set())
     if cached:  # the app waits for a healthy Redis and finds it by service name
         assert services["app"]["depends_on"]["redis"]["condition"] == "service_healthy"
         assert _environment(services["app"])["REDIS_URL"] == "redis://redis:6379/0"
@@ -433,6 +438,31 @@ def test_compose_runs_the_server_database_and_migrates_first(
         ]
 
 
+@pytest.mark.parametrize("variant", QUEUE_CASES, ids=variant_id)
+def test_compose_runs_the_worker_beside_the_app_and_a_healthy_broker(
+    project: Path, variant: dict[str, str]
+) -> None:
+    services = _yaml(project, "compose.yaml")["services"]
+    app, worker, rabbitmq = services["app"], services["worker"], services["rabbitmq"]
+    slug = project.name
+    assert worker["build"] == app["build"]
+    assert _command(worker["command"]) == [f"{slug}-worker", "run"]
+    assert _command(worker["healthcheck"]["test"])[1:] == [f"{slug}-worker", "health"]
+    assert worker["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    assert "/tmp" in worker["tmpfs"], "the heartbeat file needs a writable /tmp"
+    worker_env = _environment(worker)
+    assert worker_env["DATABASE_URL"] == _environment(app)["DATABASE_URL"]
+    broker = urlsplit(_interpolated(worker_env["BROKER_URL"]))
+    default = urlsplit(_settings(project)["defaults"]["broker_url"])
+    assert (broker.scheme, broker.hostname, broker.port) == ("amqp", "rabbitmq", default.port)
+    assert (broker.username, broker.password) == (default.username, default.password)
+    assert rabbitmq["image"] == RABBITMQ_IMAGE
+    assert rabbitmq["healthcheck"]["test"]
+    assert f"127.0.0.1:{default.port}:{default.port}" in rabbitmq["ports"]
+    scripts = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert scripts["project"]["scripts"][f"{slug}-worker"] == "app.worker:main"
+
+
 @pytest.mark.parametrize("variant", SQLITE_CASES, ids=variant_id)
 def test_compose_keeps_sqlite_in_a_volume_and_migrates_before_serving(
     project: Path, variant: dict[str, str]
@@ -521,6 +551,11 @@ def test_workflow_database_matches_the_variant(project: Path, variant: dict[str,
     url = {**workflow.get("env", {}), **job.get("env", {})}["DATABASE_URL"]
     assert url.startswith(DRIVERS[database] + "://")
     services = job.get("services", {})
+    if variant["jobs"] == "queue":  # the broker, for the worker tests
+        broker = services.pop("rabbitmq")
+        assert broker["image"] == RABBITMQ_IMAGE
+        assert "5672:5672" in [str(port) for port in broker["ports"]]
+        assert "--health-cmd" in broker["options"]
 
     if database not in SERVER_DATABASES:
         assert services == {}

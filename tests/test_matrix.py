@@ -12,6 +12,7 @@ from tests.matrix import (
     CODE_VARIANTS,
     COOKIECUTTER_JSON,
     DEFAULTS,
+    INDEPENDENT,
     OPTIONS,
     ROOT,
     SUITE_VARIANTS,
@@ -31,22 +32,43 @@ def _covered(variants: list[Variant], options: dict[str, list[str]]) -> set[tupl
 
 
 def test_options_are_every_choice_list_of_cookiecutter_json() -> None:
-    assert list(OPTIONS) == ["python_version", "database", "auth", "cache"]
+    assert list(OPTIONS) == ["python_version", "database", "auth", "cache", "jobs"]
     assert DEFAULTS == {
         "python_version": "3.11",
         "database": "sqlite",
         "auth": "jwt",
         "cache": "memory",
+        "jobs": "none",
     }
 
 
 def test_every_level_has_the_size_it_claims() -> None:
-    assert len(VARIANTS) == math.prod(len(values) for values in OPTIONS.values()) == 108
-    assert len({json.dumps(variant, sort_keys=True) for variant in VARIANTS}) == 108
-    assert len(CODE_VARIANTS) == 3 * 4 * 3
+    assert math.prod(len(values) for values in OPTIONS.values()) == 216
+    # Without a queue every combination (3 x 3 x 4 x 3); with one, the default cache only;
+    # and the 4 pairwise variants with both away from their defaults.
+    assert len(VARIANTS) == 108 + 36 + 4
+    assert len({json.dumps(variant, sort_keys=True) for variant in VARIANTS}) == len(VARIANTS)
+    assert len(CODE_VARIANTS) == 3 * 4 * 3 + 3 * 4 + 1
     assert {variant["python_version"] for variant in CODE_VARIANTS} == {"3.11"}
-    # Every auth x database pair needs a variant of its own: 12 is the least possible.
-    assert len(SUITE_VARIANTS) == 12
+    # Every auth x database pair needs a variant of its own: 12 is the least possible; with
+    # the jobs option the greedy search needs one more.
+    assert len(SUITE_VARIANTS) == 13
+
+
+def test_independent_options_each_meet_every_database_and_auth() -> None:
+    """Trimming the product of independent options drops no code path from `mypy`."""
+    typed = {
+        tuple(variant[name] for name in OPTIONS if name != "python_version")
+        for variant in CODE_VARIANTS
+    }
+    for database, auth in product(OPTIONS["database"], OPTIONS["auth"]):
+        for cache in OPTIONS["cache"]:
+            assert (database, auth, cache, DEFAULTS["jobs"]) in typed
+        for jobs in OPTIONS["jobs"]:
+            assert (database, auth, DEFAULTS["cache"], jobs) in typed
+    linted = {(variant["cache"], variant["jobs"]) for variant in VARIANTS}
+    assert linted == set(product(OPTIONS["cache"], OPTIONS["jobs"]))
+    assert INDEPENDENT == (("cache", "jobs"),)
 
 
 def test_suite_variants_cover_every_pair_of_option_values() -> None:
@@ -70,10 +92,9 @@ def test_suite_variants_run_every_python_the_template_offers() -> None:
     [
         {"a": ["1", "2"]},
         {"a": ["1", "2"], "b": ["x"]},
-        {**OPTIONS, "jobs": ["none", "queue"], "webhooks": ["no", "yes"]},
+        {**OPTIONS, "webhooks": ["no", "yes"]},
         {
             **OPTIONS,
-            "jobs": ["none", "queue"],
             "webhooks": ["no", "yes"],
             "websockets": ["no", "yes"],
             "files": ["none", "local", "s3"],

@@ -65,7 +65,9 @@ PASSWORD_CHECKS = frozenset(
     {
         "/api/v1/auth/token",
         "/api/v1/auth/register",
+        "/api/v1/auth/password-reset/confirm",
         "/api/v1/users/me/password",
+        "/api/v1/users/me/email",
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
         "/api/v1/api-keys",
 {%- endif %}

@@ -8,13 +8,26 @@ missing, so they never touch the development database.
 """
 {%- endif %}
 
-from collections.abc import AsyncIterator, Callable
+{% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
+import asyncio
+import socket
+{% endif -%}
+{% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] and cookiecutter.jobs == "queue" -%}
+import uuid
+{% endif -%}
+from collections.abc import AsyncIterator, Callable{% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}, Iterator{% endif %}
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 {%- endif %}
 
 import pytest
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+{%- endif %}
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
@@ -29,6 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 {%- endif %}
 
 import app.models  # noqa: F401 - registers every table on Base.metadata
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] and cookiecutter.jobs == "queue" %}
+from app import worker
+{%- endif %}
 {%- if cookiecutter.auth == "api_key" %}
 from app.core.auth import ALL_SCOPES
 {%- endif %}
@@ -39,7 +55,9 @@ from app.core.config import Settings
 from app.db.base import Base
 from app.db.engine import create_engine
 from app.main import create_app
-{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] and cookiecutter.jobs == "queue" %}
+from app.services import audit, tasks, tokens, users
+{%- elif cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 from app.services import audit, tokens, users
 {%- elif cookiecutter.auth == "api_key" %}
 from app.services import api_keys, audit
@@ -226,6 +244,84 @@ async def sign_in(
     assert response.status_code == 200, response.text
     pair: dict[str, Any] = response.json()
     return pair
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+        content = envelope.content
+        assert isinstance(content, bytes)
+        self.messages.append(
+            message_from_bytes(content, _class=EmailMessage, policy=policy.default)
+        )
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on a free loopback port, and what it received."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    received = Inbox()
+    server = Controller(received, hostname="127.0.0.1", port=port)
+    server.start()
+    yield received, port
+    server.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, inbox: tuple[Inbox, int]) -> Settings:
+    """The test settings, sending email through the `inbox` server."""
+    return settings.model_copy(
+        update={
+            "email_backend": "smtp",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": inbox[1],
+            "smtp_security": "none",
+            "reset_page_url": "https://app.example.com/reset",
+            "verify_page_url": "https://app.example.com/verify",
+        }
+    )
+
+
+{%- if cookiecutter.jobs == "queue" %}
+
+
+async def _ignore(_: uuid.UUID) -> None:
+    return None
+
+
+async def send_mail(settings: Settings, engine: AsyncEngine) -> None:
+    """Run the email tasks the requests wrote to the outbox, as the worker would."""
+    runtime = worker.Runtime(settings)
+    try:
+        async with engine.connect() as connection:
+            await tasks.relay_due(connection, settings, _ignore)
+            queued = await tasks.list_tasks(connection, tasks.QUEUED, 100)
+        for task in queued:
+            await runtime.run(task["id"])
+    finally:
+        await runtime.close()
+{%- else %}
+
+
+async def send_mail(settings: Settings, engine: AsyncEngine) -> None:
+    """Nothing to do: the emails went out after each response."""
+{%- endif %}
+
+
+async def arrived(inbox: Inbox, count: int) -> list[EmailMessage]:
+    """The server may finish storing a message just after the client heard it accepted."""
+    for _ in range(500):
+        if len(inbox.messages) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return inbox.messages
 {%- endif %}
 
 

@@ -464,10 +464,12 @@ async def test_keys_cannot_change_their_owners_account(
     client: AsyncClient, anonymous: AsyncClient
 ) -> None:
     key = (await create_key(client))["key"]
-    email_change = {"email": "taken-over@example.com"}
+    email_change = {"current_password": USER_PASSWORD, "email": "taken-over@example.com"}
     password_change = {"current_password": USER_PASSWORD, "new_password": "a new password"}
 
-    patched = await anonymous.patch("/api/v1/users/me", json=email_change, headers=with_key(key))
+    patched = await anonymous.post(
+        "/api/v1/users/me/email", json=email_change, headers=with_key(key)
+    )
     changed = await anonymous.post(
         "/api/v1/users/me/password", json=password_change, headers=with_key(key)
     )

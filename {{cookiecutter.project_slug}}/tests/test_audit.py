@@ -116,6 +116,7 @@ async def test_actions_are_listed_newest_first_with_their_origin(
     assert (failed.status_code, signed_in.status_code) == (401, 200)
     recorded = [  # oldest first
         caused(registered, "user_created", None, user),
+        caused(registered, "email_verification_sent", None, user),
         caused(failed, "login_failed", None, f"email:{NEW_EMAIL}"),
         caused(signed_in, "login_succeeded", user, user),
     ]

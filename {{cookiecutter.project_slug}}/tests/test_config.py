@@ -28,6 +28,14 @@ def own_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
     that the environment's DATABASE_URL may hold (CI's does)."""
     monkeypatch.setenv("DATABASE_URL", OWN_PASSWORD_URL)
 {%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+
+
+@pytest.fixture(autouse=True)
+def own_broker_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production settings refuse RabbitMQ's guest password, BROKER_URL's default."""
+    monkeypatch.setenv("BROKER_URL", "amqp://app:a-password-of-its-own@rabbitmq:5672/")
+{%- endif %}
 
 
 def test_lists_and_numbers_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,4 +163,18 @@ def test_the_example_database_password_serves_development(monkeypatch: pytest.Mo
     monkeypatch.delenv("DATABASE_URL")
     settings = Settings(_env_file=None, environment="development")
     assert settings.database_url == Settings.model_fields["database_url"].default
+{%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+
+
+def test_the_guest_broker_password_stops_production_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROKER_URL")  # the default URL, with the guest password
+{%- if cookiecutter.auth != "none" %}
+    production = {"environment": "production", "secret_key": SecretStr(TEST_SECRET)}
+{%- else %}
+    production = {"environment": "production"}
+{%- endif %}
+    with pytest.raises(ValidationError, match="BROKER_URL has RabbitMQ's guest password"):
+        Settings(_env_file=None, **production)  # type: ignore[arg-type]
+    assert Settings(_env_file=None).broker_url == Settings.model_fields["broker_url"].default
 {%- endif %}

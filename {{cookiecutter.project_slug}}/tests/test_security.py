@@ -30,6 +30,10 @@ PUBLIC_PATHS = {
     "/api/v1/auth/token",
     "/api/v1/auth/refresh",
     "/api/v1/auth/logout",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/verify-email/resend",
 {%- endif %}
 }
 

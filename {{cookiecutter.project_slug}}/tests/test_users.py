@@ -4,7 +4,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -234,75 +233,6 @@ async def test_read_me(client: AsyncClient) -> None:
     assert set(response.json()) == PUBLIC_FIELDS
     assert response.json()["email"] == USER_EMAIL
     assert response.json()["is_superuser"] is False
-
-
-async def test_update_me_changes_the_email(client: AsyncClient, anonymous: AsyncClient) -> None:
-    before = (await client.get(ME)).json()
-
-    response = await client.patch(ME, json={"email": "Renamed@Example.com"})
-
-    assert response.status_code == 200, response.text
-    after = response.json()
-    assert after["email"] == "renamed@example.com"
-    assert after["id"] == before["id"]
-    assert datetime.fromisoformat(after["updated_at"]) > datetime.fromisoformat(
-        before["updated_at"]
-    )
-    assert (await client.get(ME)).json() == after
-    await sign_in(anonymous, "renamed@example.com", USER_PASSWORD)
-    old = await anonymous.post(TOKEN, data={"username": USER_EMAIL, "password": USER_PASSWORD})
-    assert old.status_code == 401
-
-
-async def test_update_me_with_the_same_email_changes_nothing(client: AsyncClient) -> None:
-    before = (await client.get(ME)).json()
-
-    response = await client.patch(ME, json={"email": USER_EMAIL.upper()})
-
-    assert response.status_code == 200
-    assert response.json() == before
-
-
-async def test_update_me_to_a_taken_email_is_409(client: AsyncClient, other: Headers) -> None:
-    response = await client.patch(ME, json={"email": OTHER_EMAIL.upper()})
-
-    assert_problem(response, 409)
-    assert (await client.get(ME)).json()["email"] == USER_EMAIL
-
-
-async def test_one_email_claimed_at_once_by_a_sign_up_and_two_changes_goes_to_one(
-    anonymous: AsyncClient,
-    clean_tables: AsyncEngine,
-    monkeypatch: pytest.MonkeyPatch,
-    user: Headers,
-    other: Headers,
-) -> None:
-    writing_together(monkeypatch, 3, "hash_password", "get_user")
-    for trial in range(5):
-        email = f"wanted{trial}@example.com"
-        responses = await asyncio.gather(
-            anonymous.post(REGISTER, json={"email": email, "password": PASSWORD}),
-            anonymous.patch(ME, json={"email": email.upper()}, headers=user),
-            anonymous.patch(ME, json={"email": email}, headers=other),
-        )
-
-        won = [response for response in responses if response.status_code in {200, 201}]
-        assert len(won) == 1, [response.text for response in responses]
-        for response in responses:
-            if response not in won:
-                assert_problem(response, 409)
-        async with clean_tables.connect() as connection:
-            owners = await connection.scalar(
-                select(func.count()).select_from(User).where(User.email == email)
-            )
-        assert owners == 1
-
-
-async def test_update_me_cannot_grant_privileges(client: AsyncClient) -> None:
-    response = await client.patch(ME, json={"email": USER_EMAIL, "is_superuser": True})
-
-    assert_problem(response, 422)
-    assert (await client.get(ME)).json()["is_superuser"] is False
 
 
 async def change_password(client: AsyncClient, current: str, new: str) -> Response:

@@ -1,14 +1,17 @@
 """Settings: one typed class read from the environment (and `.env`), validated at startup."""
 
 from functools import lru_cache
-{%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" %}
+{%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" or cookiecutter.jobs == "queue" %}
 from typing import Annotated, Literal, Self
 {%- else %}
 from typing import Annotated, Literal
 {%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+from urllib.parse import urlsplit
+{%- endif %}
 
 from limits import parse
-{%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" %}
+{%- if cookiecutter.auth != "none" or cookiecutter.database != "sqlite" or cookiecutter.jobs == "queue" %}
 from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr, model_validator
 {%- else %}
 from pydantic import AfterValidator, Field, IPvAnyNetwork, SecretStr
@@ -17,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.database != "sqlite" %}
 from sqlalchemy import make_url
 {%- endif %}
+
 {%- if cookiecutter.auth != "none" %}
 
 # Good enough to develop with, refused everywhere else (see `_refuse_weak_secret`).
@@ -28,6 +32,11 @@ _MIN_SECRET_BYTES = 32
 # The password of the development database in compose.yaml and .env.example: known to
 # everyone, so refused in production (see `_refuse_example_database_password`).
 EXAMPLE_DATABASE_PASSWORD = "{{ "postgres" if cookiecutter.database == "postgresql" else "mariadb" }}"  # noqa: S105
+{%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+
+# RabbitMQ's well-known guest password, of BROKER_URL's default: refused in production.
+EXAMPLE_BROKER_PASSWORD = "guest"  # noqa: S105
 {%- endif %}
 
 
@@ -112,6 +121,10 @@ class Settings(BaseSettings):
     rate_limit_refresh_account: RateLimit = "30/minute"
     rate_limit_register_client: RateLimit = "20/hour"
     rate_limit_register_account: RateLimit = "5/hour"
+    rate_limit_reset_client: RateLimit = "10/hour"
+    rate_limit_reset_account: RateLimit = "3/hour"
+    rate_limit_verify_client: RateLimit = "10/hour"
+    rate_limit_verify_account: RateLimit = "3/hour"
 {%- endif %}
 {%- if cookiecutter.auth in ["api_key", "jwt_and_api_key"] %}
     rate_limit_key_failures_client: RateLimit = "20/minute"
@@ -138,6 +151,41 @@ class Settings(BaseSettings):
     # and other password checks are answered 503 with Retry-After instead of queueing.
     password_hash_threads: int = Field(default=2, ge=1, le=64)
     password_hash_backlog: int = Field(default=32, ge=0)
+    # "console" logs each email (development); "smtp" sends it through SMTP_HOST
+    email_backend: Literal["console", "smtp"] = "console"
+    # The From address, e.g. "Example <noreply@example.com>"
+    email_sender: str = "noreply@example.com"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # "starttls" upgrades a plain connection (port 587), "tls" starts with TLS (port 465)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    # The page of your front end that asks for a new password; the emailed link adds ?token=
+    reset_page_url: str = "http://localhost:8000/reset-password"
+    reset_link_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Whether accounts must follow the link sent to their address before they may sign in
+    require_verified_email: bool = False
+    # The page of your front end that confirms an address; the emailed link adds ?token=
+    verify_page_url: str = "http://localhost:8000/verify-email"
+    verify_link_hours: int = Field(default=48, ge=1, le=24 * 30)
+{%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+    # The RabbitMQ the worker takes tasks from; each service sharing it needs its own queue
+    broker_url: SecretStr = SecretStr("amqp://guest:guest@localhost:5672/")
+    task_queue: str = Field(default="{{ cookiecutter.project_slug }}.tasks", min_length=1)
+    # Runs of a failing task before it is kept as dead; retries wait BASE, 2 x BASE, 4 x BASE
+    # ... seconds (at most CAP), each shortened by a random part so they do not bunch up
+    task_max_attempts: int = Field(default=5, ge=1)
+    task_retry_base: float = Field(default=2.0, gt=0)
+    task_retry_cap: float = Field(default=600.0, gt=0)
+    # Seconds a sent or running task may take before the relay sends it again
+    task_lease: float = Field(default=300.0, gt=0)
+    # Seconds between the relay's looks at the outbox (the longest a new task waits)
+    task_relay_interval: float = Field(default=0.2, gt=0)
+    # Tasks one worker process runs at once
+    worker_concurrency: int = Field(default=8, ge=1)
 {%- endif %}
 {%- if cookiecutter.auth != "none" %}
 
@@ -166,6 +214,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DATABASE_URL has the example password, which is refused in production; "
                 "give the database a password of its own"
+            )
+        return self
+{%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+
+    @model_validator(mode="after")
+    def _refuse_example_broker_password(self) -> Self:
+        """In production, RabbitMQ's guest password stops the service (and the worker)."""
+        broker = urlsplit(self.broker_url.get_secret_value())
+        if self.environment == "production" and broker.password == EXAMPLE_BROKER_PASSWORD:
+            raise ValueError(
+                "BROKER_URL has RabbitMQ's guest password, which is refused in production; "
+                "give the broker a user or password of its own"
             )
         return self
 {%- endif %}

@@ -60,6 +60,10 @@ class Rules:
     refresh_account: RateLimitItem
     register_client: RateLimitItem
     register_account: RateLimitItem
+    reset_client: RateLimitItem
+    reset_account: RateLimitItem
+    verify_client: RateLimitItem
+    verify_account: RateLimitItem
 {%- endif %}
 {%- if cookiecutter.auth in ["api_key", "jwt_and_api_key"] %}
     key_failures_client: RateLimitItem

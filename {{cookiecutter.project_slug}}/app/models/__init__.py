@@ -6,9 +6,18 @@ from app.models.api_key import ApiKey
 {% if cookiecutter.auth != "none" -%}
 from app.models.audit_event import AuditEvent
 {% endif -%}
+{% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
+from app.models.email_verification import EmailVerification
+{% endif -%}
 from app.models.item import Item
 {% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
+from app.models.password_reset import PasswordReset
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
+{% endif -%}
+{% if cookiecutter.jobs == "queue" -%}
+from app.models.task import Task
+{% endif -%}
+{% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
 from app.models.user import User
 {% endif %}
 __all__ = [
@@ -18,10 +27,19 @@ __all__ = [
 {%- if cookiecutter.auth != "none" %}
     "AuditEvent",
 {%- endif %}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    "EmailVerification",
+{%- endif %}
     "Item",
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    "PasswordReset",
     "RefreshToken",
     "RefreshTokenFamily",
+{%- endif %}
+{%- if cookiecutter.jobs == "queue" %}
+    "Task",
+{%- endif %}
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
     "User",
 {%- endif %}
 ]

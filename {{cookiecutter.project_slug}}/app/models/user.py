@@ -30,5 +30,7 @@ class User(Base):
     is_superuser: Mapped[bool]
     # Part of every token; raising it (password change, deactivation) voids all of them.
     token_version: Mapped[int]
+    # When the owner followed a verification link sent to `email`; None until then.
+    email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

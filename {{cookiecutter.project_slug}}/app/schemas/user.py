@@ -38,6 +38,49 @@ class UserRegister(BaseModel):
     password: Password
 
 
+class EmailRequest(BaseModel):
+    """An address to send a link to."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+
+    email: Email
+
+
+class PasswordReset(BaseModel):
+    """Choose a new password with the token of a reset link."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"token": "the token from the link", "new_password": "a new passphrase"}]
+        }
+    )
+
+    token: str = Field(min_length=1, max_length=128)
+    new_password: Password
+
+
+class LinkAccepted(BaseModel):
+    """The answer to a request for a link, the same whether or not one was sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"detail": "If an account has this address, a link is on its way to it."}]
+        }
+    )
+
+    detail: str
+
+
+class EmailVerify(BaseModel):
+    """The token of a verification link."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"token": "the token from the link"}]}
+    )
+
+    token: str = Field(min_length=1, max_length=128)
+
+
 class UserRead(BaseModel):
     """A user as others may see it: never the password hash."""
 
@@ -66,13 +109,17 @@ class UserPage(BaseModel):
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
 
 
-class ProfileUpdate(BaseModel):
-    """What users may change about themselves."""
+class EmailChange(BaseModel):
+    """A new email address, given together with the current password."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.org"}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"current_password": "correct horse battery", "email": "ada@example.org"}]
+        },
     )
 
+    current_password: Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)]
     email: Email
 
 

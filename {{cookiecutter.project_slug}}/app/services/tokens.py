@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.auth import CHALLENGE
 from app.core.config import Settings
-from app.core.errors import UnauthorizedError
+from app.core.errors import ForbiddenError, UnauthorizedError
 from app.core.tokens import decode_token, encode_token
 from app.db.engine import Database, transaction
 from app.models.refresh_token import RefreshToken, RefreshTokenFamily
@@ -52,6 +52,7 @@ _REVOKE_FAMILY = update(RefreshTokenFamily).where(
 _PURGE = delete(RefreshTokenFamily).where(RefreshTokenFamily.expires_at < bindparam("now"))
 
 _INVALID = "The refresh token is invalid, expired or revoked."
+_UNVERIFIED = "Confirm your email address first: follow the link sent to it, or ask for a new one."
 _REUSED = "This refresh token was already used; every token of its sign-in is now revoked."
 
 
@@ -65,6 +66,8 @@ async def sign_in(
     user = await users.authenticate(database, email, password, origin)
     if user is None:
         return None
+    if settings.require_verified_email and not user.verified:
+        raise ForbiddenError(_UNVERIFIED)  # told only to whoever knows the password
     async with database.connect() as connection, transaction(connection):
         if user.new_hash is not None:
             await users.replace_password_hash(connection, user.id, user.new_hash)

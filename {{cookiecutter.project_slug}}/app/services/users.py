@@ -40,9 +40,9 @@ _PUBLIC_COLUMNS = (
     User.updated_at,
 )
 _BY_ID = select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id"))
-_SIGN_IN = select(User.id, User.password_hash, User.is_active, User.token_version).where(
-    User.email == bindparam("email")
-)
+_SIGN_IN = select(
+    User.id, User.password_hash, User.is_active, User.token_version, User.email_verified_at
+).where(User.email == bindparam("email"))
 # Only what authorizing a request needs, in one round trip: the user's flags and whether
 # the sign-in the token belongs to is still open.
 _TOKEN_HOLDER = (
@@ -81,6 +81,7 @@ class Authenticated:
     id: uuid.UUID
     token_version: int
     new_hash: str | None
+    verified: bool
 
 
 def normalize_email(email: str) -> str:
@@ -91,10 +92,13 @@ def normalize_email(email: str) -> str:
 async def register(
     database: Database, email: str, password: str, origin: audit.Origin
 ) -> UserRecord:
-    """Sign-up: an ordinary active user. The hash is made before a connection is taken."""
+    """Sign-up: an ordinary active user whose address is not verified yet. The hash is made
+    before a connection is taken."""
     password_hash = await hash_password(password)
     async with database.connect() as connection:
-        return await _insert(connection, email, password_hash, origin, is_superuser=False)
+        return await _insert(
+            connection, email, password_hash, origin, is_superuser=False, verified=False
+        )
 
 
 async def create_user(
@@ -105,9 +109,11 @@ async def create_user(
     *,
     is_superuser: bool = False,
 ) -> UserRecord:
-    """A user made by an operator (the CLI) or a test."""
+    """A user made by an operator (the CLI) or a test; the operator vouches for the address."""
     password_hash = await hash_password(password)
-    return await _insert(connection, email, password_hash, origin, is_superuser=is_superuser)
+    return await _insert(
+        connection, email, password_hash, origin, is_superuser=is_superuser, verified=True
+    )
 
 
 async def _insert(
@@ -117,6 +123,7 @@ async def _insert(
     origin: audit.Origin,
     *,
     is_superuser: bool,
+    verified: bool,
 ) -> UserRecord:
     now = datetime.now(UTC)
     record: UserRecord = {
@@ -130,7 +137,13 @@ async def _insert(
     try:
         async with transaction(connection):  # the change and its audit event, or neither
             await connection.execute(
-                _INSERT, {**record, "password_hash": password_hash, "token_version": 0}
+                _INSERT,
+                {
+                    **record,
+                    "password_hash": password_hash,
+                    "token_version": 0,
+                    "email_verified_at": now if verified else None,
+                },
             )
             await audit.record(connection, "user_created", origin, target=f"user:{record['id']}")
     except IntegrityError:
@@ -154,7 +167,12 @@ async def authenticate(
         async with database.connect() as connection:
             await audit.record(connection, "login_failed", origin, target=f"email:{shown}")
         return None
-    return Authenticated(id=row.id, token_version=row.token_version, new_hash=new_hash)
+    return Authenticated(
+        id=row.id,
+        token_version=row.token_version,
+        new_hash=new_hash,
+        verified=row.email_verified_at is not None,
+    )
 
 
 async def replace_password_hash(
@@ -233,6 +251,8 @@ async def update_user(
     if not values:
         return current
     values["updated_at"] = datetime.now(UTC)
+    if "email" in values:  # set by an administrator: the owner has not confirmed it yet
+        values["email_verified_at"] = None
     deactivating = values.get("is_active") is False
     statement = _UPDATE.values(token_version=User.token_version + 1) if deactivating else _UPDATE
     try:
@@ -283,11 +303,18 @@ async def change_password(
     await confirm_password(database, user_id, current_password)
     new_hash = await hash_password(new_password)
     async with database.connect() as connection, transaction(connection):
-        await connection.execute(
-            _UPDATE.values(token_version=User.token_version + 1),
-            {"user_id": user_id, "password_hash": new_hash, "updated_at": datetime.now(UTC)},
-        )
+        await replace_password(connection, user_id, new_hash, datetime.now(UTC))
         await audit.record(connection, "password_changed", origin, target=f"user:{user_id}")
+
+
+async def replace_password(
+    connection: AsyncConnection, user_id: uuid.UUID, password_hash: str, now: datetime
+) -> None:
+    """Store a new password; every token issued before stops working."""
+    await connection.execute(
+        _UPDATE.values(token_version=User.token_version + 1),
+        {"user_id": user_id, "password_hash": password_hash, "updated_at": now},
+    )
 
 
 async def delete_user(

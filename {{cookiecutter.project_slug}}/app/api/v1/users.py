@@ -16,6 +16,7 @@ from app.api.deps import (
     SignedInUser,
     origin_of,
 )
+from app.api.mail import Mail
 {%- if cookiecutter.cache != "none" %}
 from app.api.v1.items import forget_items_of
 {%- endif %}
@@ -25,15 +26,22 @@ from app.core.auth import Principal
 {%- if cookiecutter.cache != "none" %}
 from app.core.cache import ResponseCache
 {%- endif %}
-from app.core.deps import Connection, Database
+from app.core.deps import AppSettings, Connection, Database
 {%- if cookiecutter.auth == "jwt_and_api_key" %}
 from app.core.errors import ConflictError, ForbiddenError
 {%- else %}
 from app.core.errors import ConflictError
 {%- endif %}
 from app.schemas.common import PageQuery
-from app.schemas.user import PasswordChange, ProfileUpdate, UserAdminUpdate, UserPage, UserRead
-from app.services import users
+from app.schemas.user import (
+    EmailChange,
+    LinkAccepted,
+    PasswordChange,
+    UserAdminUpdate,
+    UserPage,
+    UserRead,
+)
+from app.services import email_verifications, users
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -57,20 +65,37 @@ async def read_me(principal: CurrentPrincipal, connection: Connection) -> dict[s
     return await users.get_user(connection, principal.user_id)
 
 
-@router.patch("/me", response_model=UserRead, summary="Update your account", responses=_TAKEN)
-async def update_me(
-    body: ProfileUpdate,
+@router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=LinkAccepted,
+    summary="Change your email address",
+    responses={
+        400: {"description": "The current password is not correct, or the address is yours."},
+        **_TAKEN,
+        503: {"description": "Too many passwords are being checked at once; retry shortly."},
+    },
+)
+async def change_email(
+    body: EmailChange,
     principal: AccountHolder,
-    connection: Connection,
+    database: Database,
+    settings: AppSettings,
     address: ClientAddress,
-) -> dict[str, Any]:
-    """Change your email address."""
-    return await users.update_user(
-        connection,
+    mailer: Mail,
+) -> dict[str, str]:
+    """Ask to move your account to a new address: it changes when you follow the link sent
+    to that address (`POST /api/v1/auth/verify-email`), not before."""
+    await email_verifications.request_change(
+        database,
+        settings,
+        mailer,
         principal.user_id,
-        body.model_dump(exclude_unset=True),
+        body.current_password,
+        body.email,
         origin_of(principal, address),
     )
+    return {"detail": "A link that makes the change is on its way to the new address."}
 
 
 @router.post(

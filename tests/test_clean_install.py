@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,17 @@ def test_readme_quick_start_in_a_clean_virtualenv(tmp_path: Path, version: str) 
     assert ready == '{"status":"ok"}'
     assert "swagger-ui" in docs
     assert '"/api/v1/items"' in openapi
+
+    # The image installs the project as a wheel (`pip install .`), not from the source tree:
+    # the wheel must carry every file of the package, the email templates included.
+    run(".venv/bin/pip", "wheel", "--no-deps", "-q", "-w", "dist", ".", cwd=project, env=clean_env)
+    (wheel,) = (project / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packed = {name for name in archive.namelist() if name.startswith("app/")}
+    sources = {
+        path.relative_to(project).as_posix()
+        for path in (project / "app").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    assert any(name.startswith("app/templates/email/") for name in sources)
+    assert packed == sources

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 from pathlib import Path
 
@@ -242,10 +241,8 @@ def test_odd_names_and_descriptions_render_safely(tmp_path: Path) -> None:
     run(tool("ruff"), "format", "--check", "--no-cache", ".", cwd=project)
 
 
-def test_rendering_is_deterministic_and_fast(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_rendering_is_deterministic(tmp_path: Path) -> None:
     first = bake(tmp_path / "a")
-    elapsed = time.perf_counter() - started
     second = bake(tmp_path / "b")
 
     def snapshot(project: Path) -> dict[str, bytes]:
@@ -256,4 +253,3 @@ def test_rendering_is_deterministic_and_fast(tmp_path: Path) -> None:
         }
 
     assert snapshot(first) == snapshot(second)
-    assert elapsed < 2.0

@@ -78,6 +78,28 @@ def test_nothing_is_left_unrendered(baked: Baked, variant: Variant) -> None:
 
 
 @variants
+def test_markdown_headings_and_code_blocks_stand_on_their_own_lines(
+    baked: Baked, variant: Variant
+) -> None:
+    """An option's section that renders to nothing must not glue its neighbours together."""
+    project = baked(variant)
+    for path in _files(project):
+        if path.suffix != ".md":
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        fenced = False
+        for number, line in enumerate(lines):
+            if line.startswith("```"):
+                fenced = not fenced
+            if fenced:
+                continue
+            assert not re.search(r"[^\s#]#{2,} ", line), f"{path.name}:{number + 1}: {line}"
+            if line.startswith("#") and number > 0:
+                assert lines[number - 1] == "", f"{path.name}:{number + 1}: no blank line before"
+        assert not fenced, f"{path.name}: a code block is not closed"
+
+
+@variants
 def test_config_files_parse(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     parsed = 0

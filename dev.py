@@ -51,8 +51,8 @@ def _inputs_digest() -> str:
 def variant_requirements() -> list[str]:
     """Runtime and dev dependencies of every variant (runs inside .venv).
 
-    One project per combination of the options that change code: the configuration-only
-    ones (the Python version) change no dependency.
+    One project per type-checked variant: every value of every option is among them, and the
+    configuration-only options (the Python version) change no dependency.
     """
     from cookiecutter.main import cookiecutter
 

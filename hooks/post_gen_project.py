@@ -2,9 +2,11 @@
 
 `_variant_files` in cookiecutter.json names each path that only some variants need, once,
 with the option values that keep it: `{"app/core/passwords.py": {"auth": ["jwt", ...]}}`. A
-path is kept when, for every option it names, the chosen value is listed; paths listed
-nowhere belong to every variant. Nothing here touches the network or writes random values,
-so `cruft update` re-renders the same tree from the same answers.
+path is kept when, for every option it names, the chosen value is listed; a list of such
+maps keeps the path when any one of them does (`[{"webhooks": ["yes"]}, {"websockets":
+["yes"]}]`); paths listed nowhere belong to every variant. Nothing here touches the
+network or writes random values, so `cruft update` re-renders the same tree from the same
+answers.
 """
 
 from __future__ import annotations
@@ -16,15 +18,22 @@ from pathlib import Path
 CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 
+def kept(
+    context: dict[str, object], keeping: dict[str, list[str]] | list[dict[str, list[str]]]
+) -> bool:
+    """Whether the chosen values keep a path: all of one map's options match, for any map."""
+    alternatives = keeping if isinstance(keeping, list) else [keeping]
+    return any(
+        all(context[option] in values for option, values in alternative.items())
+        for alternative in alternatives
+    )
+
+
 def unused_paths(context: dict[str, object]) -> set[str]:
     """Paths whose option values do not include the chosen ones."""
     variant_files = context["_variant_files"]
     assert isinstance(variant_files, dict)
-    return {
-        path
-        for path, keeping in variant_files.items()
-        if any(context[option] not in values for option, values in keeping.items())
-    }
+    return {path for path, keeping in variant_files.items() if not kept(context, keeping)}
 
 
 def remove(path: Path) -> None:

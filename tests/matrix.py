@@ -1,18 +1,22 @@
 """Which variants the template's tests check, and how deeply: derived from cookiecutter.json.
 
-Three levels, each a list of variants (a dict of option -> chosen value):
+The product of the options is too large to render (each new option multiplies it), so each
+level is a covering set, grown greedily by `covering` from the all-defaults variant:
 
-- `VARIANTS`: every combination of every choice option, except that two options whose code
-  never meets (`INDEPENDENT`) are not combined away from their defaults beyond the pairwise
-  set below. Each one renders, and its files, leftovers, config files, `ruff check` and
-  `ruff format --check` are checked.
-- `CODE_VARIANTS`: those of them with the configuration-only options (the Python version)
-  at their default. Each one passes `mypy --strict`, and together they name every
-  dependency any variant has.
-- `SUITE_VARIANTS`: a pairwise covering set, in which every pair of values of two different
-  options appears together in at least one variant, starting with the all-defaults variant.
-  The generated projects' own suites and migrations run on these against the real servers.
+- `RENDER_VARIANTS`: every three values of three different options appear together in at
+  least one variant (the template's conditions name one option, a few two or three). Each
+  one renders; its files, leftovers, config files, `ruff check` and `ruff format --check`
+  are checked.
+- `CODE_VARIANTS`: three-wise too, over the options that change code, with the
+  configuration-only ones (the Python version) held at their default: they change no code
+  and no dependency, and the render set's variants at that default alone meet only every
+  pair of the others. Each one passes `mypy --strict`; every value of every option is among
+  them, so together they name every dependency any variant has (`dev.py` installs them).
+- `SUITE_VARIANTS`: every two values of two different options appear together. The generated
+  projects' own suites and migrations run on these against the real servers.
 
+Each level deeper is in the render set too (the render set is grown from them), so every
+variant that is type-checked or run has also passed the file checks and the linter.
 An option is a key of cookiecutter.json whose value is a list of choices; adding one there
 (with its files in `_variant_files`) is all it takes for every level to include it. This
 module imports nothing but the standard library, so `dev.py` can use it too.
@@ -39,14 +43,11 @@ DEFAULTS: Variant = {name: values[0] for name, values in OPTIONS.items()}
 # Options that change configuration only (versions in pyproject.toml, the Docker base image,
 # the CI workflow), never which code exists or what it imports.
 CONFIG_ONLY_OPTIONS = ("python_version",)
-# Pairs of options whose code never meets: no file branches on both at once, so each value
-# of one is checked with every combination of the others at the other's default, and the
-# two away from their defaults together only in the pairwise set. (The jobs option doubles
-# the product; with this, every queue code path is still type-checked with every database
-# and auth, and every cache with every database and auth.)
-INDEPENDENT = (("cache", "jobs"),)
 # Path -> {option: [values that keep the path]}; paths not listed belong to every variant.
-VARIANT_FILES: dict[str, dict[str, list[str]]] = COOKIECUTTER_JSON["_variant_files"]
+# Path -> the option values that keep it: one map (every option it names must match), or a
+# list of maps (any one of them keeps it).
+Keeping = dict[str, list[str]] | list[dict[str, list[str]]]
+VARIANT_FILES: dict[str, Keeping] = COOKIECUTTER_JSON["_variant_files"]
 
 
 def variant_id(variant: Variant) -> str:
@@ -56,99 +57,103 @@ def variant_id(variant: Variant) -> str:
 def keeps(variant: Variant, path: str) -> bool:
     """Whether a rendered project of this variant has the path (the post-gen hook's rule)."""
     keeping = VARIANT_FILES.get(path, {})
-    return all(variant[option] in values for option, values in keeping.items())
-
-
-Pair = tuple[tuple[str, str], tuple[str, str]]
-
-
-def pairs_in(variant: Variant, options: dict[str, list[str]]) -> set[Pair]:
-    """The value pairs of two different options that one variant covers."""
-    return {
-        ((first, variant[first]), (second, variant[second]))
-        for first, second in itertools.combinations(options, 2)
-    }
-
-
-def all_pairs(options: dict[str, list[str]]) -> set[Pair]:
-    return {
-        ((first, one), (second, other))
-        for first, second in itertools.combinations(options, 2)
-        for one in options[first]
-        for other in options[second]
-    }
-
-
-def pairwise(options: dict[str, list[str]], start: list[Variant]) -> list[Variant]:
-    """A small set of variants covering every pair of values, beginning with `start`.
-
-    Greedy and deterministic: each new variant is grown from every pair not yet covered
-    (options with more values filled in first, each with the value that covers the most
-    uncovered pairs, earlier values winning ties), and the one covering the most is kept.
-    For the five options of today this finds 13 variants, one more than the least possible
-    (auth has 4 values, database 3: 12 pairs that no variant can share).
-    """
-    names = list(options)
-    position = {name: index for index, name in enumerate(names)}
-    fill_order = sorted(names, key=lambda name: -len(options[name]))
-    uncovered = all_pairs(options)
-    chosen: list[Variant] = []
-
-    def add(variant: Variant) -> None:
-        chosen.append(variant)
-        uncovered.difference_update(pairs_in(variant, options))
-
-    def pair(option: str, value: str, other: str, other_value: str) -> Pair:
-        if position[option] < position[other]:
-            return ((option, value), (other, other_value))
-        return ((other, other_value), (option, value))
-
-    def grow(seed: Pair) -> Variant:
-        variant = dict(seed)
-        for option in fill_order:
-            if option not in variant:
-                variant[option] = max(
-                    options[option],
-                    key=lambda value: sum(
-                        pair(option, value, other, variant[other]) in uncovered for other in variant
-                    ),
-                )
-        return {name: variant[name] for name in names}
-
-    def seed_order(seed: Pair) -> tuple[int, ...]:
-        (first, one), (second, other) = seed
-        return (
-            position[first],
-            options[first].index(one),
-            position[second],
-            options[second].index(other),
-        )
-
-    for variant in start:
-        add(variant)
-    while uncovered:
-        grown = [grow(seed) for seed in sorted(uncovered, key=seed_order)]
-        add(max(grown, key=lambda variant: len(pairs_in(variant, options) & uncovered)))
-    return chosen
-
-
-def combined_in_full(variant: Variant) -> bool:
-    """Whether no two independent options are both away from their defaults."""
-    return all(
-        variant[first] == DEFAULTS[first] or variant[second] == DEFAULTS[second]
-        for first, second in INDEPENDENT
+    return any(
+        all(variant[option] in values for option, values in alternative.items())
+        for alternative in alternatives(keeping)
     )
 
 
-SUITE_VARIANTS: list[Variant] = pairwise(OPTIONS, start=[DEFAULTS])
-VARIANTS: list[Variant] = [
-    variant
-    for values in itertools.product(*OPTIONS.values())
-    for variant in [dict(zip(OPTIONS, values, strict=True))]
-    if combined_in_full(variant) or variant in SUITE_VARIANTS
-]
-CODE_VARIANTS: list[Variant] = [
-    variant
-    for variant in VARIANTS
-    if all(variant[name] == DEFAULTS[name] for name in CONFIG_ONLY_OPTIONS)
-]
+def alternatives(keeping: Keeping) -> list[dict[str, list[str]]]:
+    """The maps of option values of which any one keeps a path."""
+    return keeping if isinstance(keeping, list) else [keeping]
+
+
+Group = tuple[str, ...]
+Steps = list[tuple[str, list[Group]]]
+
+
+def covering(options: dict[str, list[str]], strength: int, start: list[Variant]) -> list[Variant]:
+    """A small set of variants in which every `strength` values of as many different options
+    appear together at least once, beginning with `start`.
+
+    Greedy and deterministic, so the test ids stay put: each new variant is grown from each
+    missing combination of the group of options that misses the most (one that needs many
+    variants is started early), filling the other options, most values first, each with the
+    value that completes the most missing combinations (earlier values winning ties); the one
+    completing the most is kept. Seeding from one group only keeps it fast, at about the size
+    that seeding from every missing combination finds.
+    """
+    names = list(options)
+    groups = list(itertools.combinations(names, min(strength, len(names))))
+    # Per group of options, the value combinations no chosen variant has yet, in value order.
+    missing = {
+        group: dict.fromkeys(itertools.product(*(options[name] for name in group)))
+        for group in groups
+    }
+    fill_order = sorted(names, key=lambda name: -len(options[name]))
+    chosen: list[Variant] = []
+
+    def completes(variant: Variant, among: list[Group]) -> int:
+        return sum(tuple(variant[name] for name in group) in missing[group] for group in among)
+
+    def add(variant: Variant) -> None:
+        chosen.append(variant)
+        for group in groups:
+            missing[group].pop(tuple(variant[name] for name in group), None)
+
+    def steps_after(seeded: Group) -> Steps:
+        """The options left to fill, in order, each with the groups that filling it completes."""
+        steps: Steps = []
+        filled = set(seeded)
+        for option in fill_order:
+            if option not in filled:
+                filled.add(option)
+                completed = [group for group in groups if option in group and filled >= set(group)]
+                steps.append((option, completed))
+        return steps
+
+    def grow(seed: Variant, steps: Steps) -> tuple[int, Variant]:
+        """The variant grown from a seed, and how many missing combinations it completes."""
+        variant = dict(seed)
+        completed = 1  # the seed's own
+        for option, completable in steps:
+            scores = []
+            for value in options[option]:
+                variant[option] = value
+                scores.append(completes(variant, completable))
+            best = max(range(len(scores)), key=scores.__getitem__)
+            variant[option] = options[option][best]
+            completed += scores[best]
+        return completed, {name: variant[name] for name in names}
+
+    for variant in start:
+        add(variant)
+    while True:
+        hardest = max(groups, key=lambda group: len(missing[group]))
+        if not missing[hardest]:
+            return chosen
+        steps = steps_after(hardest)
+        grown = [grow(dict(zip(hardest, seed, strict=True)), steps) for seed in missing[hardest]]
+        add(max(grown, key=lambda candidate: candidate[0])[1])
+
+
+def levels(options: dict[str, list[str]]) -> tuple[list[Variant], list[Variant], list[Variant]]:
+    """The render, code and suite sets of these options (see the module docstring)."""
+    defaults = {name: values[0] for name, values in options.items()}
+    suite = covering(options, 2, start=[defaults])
+    code_options = {
+        name: [defaults[name]] if name in CONFIG_ONLY_OPTIONS else values
+        for name, values in options.items()
+    }
+    # Each level is grown from the deeper ones, so that it holds them.
+    in_code = [
+        variant for variant in suite if all(variant[name] in code_options[name] for name in options)
+    ]
+    code = covering(code_options, 3, start=in_code)
+    render = covering(
+        options, 3, start=suite + [variant for variant in code if variant not in suite]
+    )
+    return render, code, suite
+
+
+RENDER_VARIANTS, CODE_VARIANTS, SUITE_VARIANTS = levels(OPTIONS)

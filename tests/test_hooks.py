@@ -169,6 +169,25 @@ def test_post_gen_hook_needs_every_named_option_to_match(tmp_path: Path) -> None
     assert kept == [True, False, False]
 
 
+def test_post_gen_hook_keeps_a_path_when_any_listed_map_matches(tmp_path: Path) -> None:
+    """A list of maps is an "or": the events table serves webhooks, websockets or both."""
+    variant_files = {"app/events.py": [{"database": ["postgresql"]}, {"cache": ["redis"]}]}
+    kept = []
+    for database, cache in [("postgresql", "memory"), ("mysql", "redis"), ("mysql", "none")]:
+        project = tmp_path / f"{database}-{cache}"
+        (project / "app").mkdir(parents=True)
+        (project / "app" / "events.py").write_text("")
+        context = {
+            **_default_context(),
+            "database": database,
+            "cache": cache,
+            "_variant_files": variant_files,
+        }
+        assert _run_hook(POST_GEN, context, project).returncode == 0
+        kept.append((project / "app" / "events.py").exists())
+    assert kept == [True, True, False]
+
+
 @pytest.mark.parametrize("option", OPTIONS)
 def test_unknown_choice_is_refused_through_the_python_api(tmp_path: Path, option: str) -> None:
     """What cruft and scripts call: cookiecutter refuses the value before any hook runs."""

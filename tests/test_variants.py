@@ -1,8 +1,8 @@
-"""Every combination of options renders a project that passes its own gates as rendered.
+"""The variants of tests/matrix.py render projects that pass their own gates as rendered.
 
-How deeply each variant is checked is decided in tests/matrix.py: all of them render and
-lint, one per combination of the code-changing options type-checks, and a pairwise covering
-set runs its own suite and migrations against the real servers on the Python it names.
+How deeply each variant is checked is decided there: a set covering every three option values
+renders and lints, the same over the code-changing options type-checks, and a set covering
+every two runs its own suite and migrations against the real servers on the Python it names.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from tests.conftest import (
 from tests.matrix import (
     CODE_VARIANTS,
     OPTIONS,
+    RENDER_VARIANTS,
     SUITE_VARIANTS,
     VARIANT_FILES,
-    VARIANTS,
     Variant,
     keeps,
     variant_id,
@@ -43,7 +43,7 @@ Baked = Callable[[Variant], Path]
 # Jinja that survived rendering, or the cookiecutter namespace; `${{` is GitHub Actions syntax.
 LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|%\}|\{#|cookiecutter\.")
 
-variants = pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+render_variants = pytest.mark.parametrize("variant", RENDER_VARIANTS, ids=variant_id)
 code_variants = pytest.mark.parametrize("variant", CODE_VARIANTS, ids=variant_id)
 suite_variants = pytest.mark.parametrize("variant", SUITE_VARIANTS, ids=variant_id)
 
@@ -55,7 +55,7 @@ def _files(project: Path) -> list[Path]:
     ]
 
 
-@variants
+@render_variants
 def test_files_match_the_options(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     for relative in VARIANT_FILES:
@@ -64,7 +64,7 @@ def test_files_match_the_options(baked: Baked, variant: Variant) -> None:
         assert (project / expected).is_file(), expected
 
 
-@variants
+@render_variants
 def test_nothing_is_left_unrendered(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     leftovers = [
@@ -77,7 +77,7 @@ def test_nothing_is_left_unrendered(baked: Baked, variant: Variant) -> None:
     assert not [path for path in project.rglob("*") if "{" in path.name or "}" in path.name]
 
 
-@variants
+@render_variants
 def test_markdown_headings_and_code_blocks_stand_on_their_own_lines(
     baked: Baked, variant: Variant
 ) -> None:
@@ -99,7 +99,7 @@ def test_markdown_headings_and_code_blocks_stand_on_their_own_lines(
         assert not fenced, f"{path.name}: a code block is not closed"
 
 
-@variants
+@render_variants
 def test_config_files_parse(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     parsed = 0
@@ -116,7 +116,7 @@ def test_config_files_parse(baked: Baked, variant: Variant) -> None:
     assert pyproject["tool"]["mypy"]["python_version"] == variant["python_version"]
 
 
-@variants
+@render_variants
 def test_lint_and_format_pass_as_rendered(baked: Baked, variant: Variant) -> None:
     project = baked(variant)
     run(tool("ruff"), "check", "--no-cache", ".", cwd=project)

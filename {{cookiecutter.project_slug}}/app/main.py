@@ -1,8 +1,15 @@
+{%- set events = cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" -%}
+{%- set dispatched = cookiecutter.webhooks == "yes" and cookiecutter.jobs == "none" -%}
+{%- set relayed = cookiecutter.websockets == "yes" and cookiecutter.cache == "redis" -%}
 """Application factory: wires settings, lifespan, middleware, routers and error handling.
 
 Run it with `uvicorn app.main:create_app --factory`. Importing this module does nothing.
 """
 
+{% if events -%}
+import asyncio
+import contextlib
+{% endif -%}
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +38,14 @@ from app.core.passwords import ShedPasswordChecks, configure_hashing
 {%- endif %}
 from app.core.ratelimit import ClientRateLimit, RateLimiter, Rules
 from app.db.engine import Database, create_engine
+{%- if cookiecutter.websockets == "yes" %}
+from app.services import events, live
+{%- elif events %}
+from app.services import events
+{%- endif %}
+{%- if cookiecutter.webhooks == "yes" and cookiecutter.jobs == "none" %}
+from app.services.deliveries import Dispatcher
+{%- endif %}
 
 # What a browser page on an allowed origin may send, and may read of the answer.
 CORS_REQUEST_HEADERS = [
@@ -88,6 +103,61 @@ class State(TypedDict):
     redis: Redis
 {%- endif %}
     rate_limiter: RateLimiter
+{%- if cookiecutter.websockets == "yes" %}
+    hub: live.Hub
+{%- endif %}
+{%- if events %}
+
+
+class EventWork:
+    """The events' background work: pruning{{ ", webhook sending" if dispatched }}{{ ", live streams" if cookiecutter.websockets == "yes" }}."""
+
+    def __init__(self, database: Database, settings: Settings{{ ", redis: Redis" if relayed }}) -> None:
+        self._database = database
+        self._settings = settings
+{%- if cookiecutter.websockets == "yes" %}
+        self.hub = live.Hub(settings.websocket_send_buffer)
+{%- endif %}
+{%- if relayed %}
+        self._subscriber = live.connect_subscriber(settings)
+        self._relay = live.Relay(self.hub, redis, self._subscriber)
+{%- endif %}
+{%- if dispatched %}
+        self._dispatcher = Dispatcher(database, settings)
+{%- endif %}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the background work{{ "; return once the relay listens to Redis" if relayed }}."""
+{%- if relayed %}
+        self._tasks.append(asyncio.create_task(self._relay.run()))
+        await self._relay.ready(self._settings.redis_timeout)
+        self._stop_listening = events.listen(self._database.engine, self._relay.publish)
+{%- elif cookiecutter.websockets == "yes" %}
+        self._stop_listening = events.listen(self._database.engine, self.hub.hear)
+{%- endif %}
+        self._tasks.append(asyncio.create_task(events.keep_pruning(self._database, self._settings)))
+{%- if dispatched %}
+        self._dispatching = asyncio.create_task(self._dispatcher.run())
+{%- endif %}
+
+    async def stop(self) -> None:
+        """{{ "Let deliveries in flight finish, then stop" if dispatched else "Stop" }} the rest{{ " and close the Redis subscriber" if relayed }}."""
+{%- if cookiecutter.websockets == "yes" %}
+        self._stop_listening()
+{%- endif %}
+{%- if dispatched %}
+        self._dispatcher.stop()
+        await self._dispatching
+{%- endif %}
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+{%- if relayed %}
+        await self._subscriber.aclose()
+{%- endif %}
+{%- endif %}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -113,6 +183,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {%- else %}
         rate_limiter = RateLimiter(Rules.from_settings(settings))
 {%- endif %}
+{%- if events %}
+        background = EventWork(database, settings{{ ", redis" if relayed }})
+        await background.start()
+{%- endif %}
         # Everything built so far lives as long as the process: keep the collector off it,
         # and collect young objects less often than the default of every 700 allocations.
         gc.collect()
@@ -129,8 +203,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "redis": redis,
 {%- endif %}
                 "rate_limiter": rate_limiter,
+{%- if cookiecutter.websockets == "yes" %}
+                "hub": background.hub,
+{%- endif %}
             }
         finally:
+{%- if events %}
+            await background.stop()
+{%- endif %}
             await database.dispose()
 {%- if cookiecutter.cache == "redis" %}
             await redis.aclose()
@@ -155,6 +235,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in v1.ROUTERS:
         app.include_router(router, prefix=v1.PREFIX)
+{%- if cookiecutter.webhooks == "yes" %}
+    app.webhooks.include_router(v1.webhooks.RECEIVERS)
+{%- endif %}
 
     # Added innermost first: each add_middleware call wraps everything added before it.
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}

@@ -39,7 +39,11 @@ from app.core.config import Settings, get_settings
 from app.core.errors import DomainError
 from app.core.logging import EpisodeLog, configure_logging
 from app.db.engine import Database, create_engine
+{%- if cookiecutter.webhooks == "yes" %}
+from app.services import deliveries, tasks, webhooks
+{%- else %}
 from app.services import tasks
+{%- endif %}
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +91,19 @@ def handler(name: str) -> Callable[[Handler], Handler]:
 
 
 class Runtime:
+{%- if cookiecutter.webhooks == "yes" %}
+    """What the tasks of one worker process share: the settings, the database, and the HTTP
+    client webhooks go out on."""
+{%- else %}
     """What the tasks of one worker process share: the settings and the database."""
+{%- endif %}
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.database = Database(create_engine(settings), settings)
+{%- if cookiecutter.webhooks == "yes" %}
+        self.http = deliveries.new_client(settings)
+{%- endif %}
         self._relay: asyncio.Task[None] | None = None
 
     async def run(self, task_id: uuid.UUID) -> None:
@@ -149,6 +161,9 @@ class Runtime:
             self._relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay
+{%- if cookiecutter.webhooks == "yes" %}
+        await self.http.aclose()
+{%- endif %}
         await self.database.dispose()
 
 
@@ -182,6 +197,17 @@ async def run_task(task_id: str) -> None:
 async def send_email(runtime: Runtime, payload: dict[str, Any]) -> None:
     """Deliver an email a request wrote to the outbox; a refusing server means a retry."""
     await email.deliver(runtime.settings, email.Message(**payload))
+{%- endif %}
+{%- if cookiecutter.webhooks == "yes" %}
+
+
+@handler(webhooks.DELIVER_TASK)
+async def deliver_webhook(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """One attempt at a webhook delivery. A failed attempt is recorded and its retry
+    enqueued by the delivery itself (with the webhook backoff), so the task is done."""
+    await deliveries.attempt_by_id(
+        runtime.database, runtime.settings, runtime.http, uuid.UUID(payload["delivery_id"])
+    )
 {%- endif %}
 
 

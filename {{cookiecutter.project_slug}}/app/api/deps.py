@@ -5,7 +5,7 @@ check scopes. They share the request's one connection, so authorizing costs one 
 """
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated{% if cookiecutter.websockets == "yes" and cookiecutter.auth == "jwt_and_api_key" %}, Literal{% endif %}
 
 from fastapi import Depends, Request
 {%- if cookiecutter.auth == "jwt" %}
@@ -15,8 +15,11 @@ from fastapi.security import APIKeyHeader
 {%- else %}
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 {%- endif %}
-{%- if cookiecutter.auth != "jwt" %}
+{%- if cookiecutter.auth != "jwt" or cookiecutter.websockets == "yes" %}
 from sqlalchemy.ext.asyncio import AsyncConnection
+{%- endif %}
+{%- if cookiecutter.auth != "jwt" and cookiecutter.websockets == "yes" %}
+from starlette.requests import HTTPConnection
 {%- endif %}
 
 from app.core.auth import CHALLENGE, Principal, Scope
@@ -101,7 +104,7 @@ class Authorized:
 
 
 async def _key_holder(
-    request: Request, connection: AsyncConnection, settings: Settings, key: str
+    request: {{ "HTTPConnection" if cookiecutter.websockets == "yes" else "Request" }}, connection: AsyncConnection, settings: Settings, key: str
 ) -> Principal | None:
     """Whom an API key belongs to. Failed keys are counted per client address, and an
     address past its budget has no key checked at all until the budget refills."""
@@ -116,6 +119,45 @@ async def _key_holder(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(Authorized())]
+{%- if cookiecutter.websockets == "yes" %}
+{%- if cookiecutter.auth == "jwt_and_api_key" %}
+
+CredentialKind = Literal["token", "api_key"]
+Credential = tuple[CredentialKind, str]  # an access token or an API key
+
+
+async def stream_caller(
+    caller: HTTPConnection, connection: AsyncConnection, settings: Settings, credential: Credential
+) -> Principal | None:
+    """Who holds the credential a live stream was opened with, checked as a request's is;
+    the stream has no request for the dependencies above to read it from."""
+    kind, secret = credential
+    if kind == "token":
+        return await principal_for_token(connection, settings, secret)
+    return await _key_holder(caller, connection, settings, secret)
+{%- elif cookiecutter.auth == "jwt" %}
+
+Credential = str  # an access token
+
+
+async def stream_caller(
+    _: object, connection: AsyncConnection, settings: Settings, credential: Credential
+) -> Principal | None:
+    """Who holds the access token a live stream was opened with, checked as a request's is."""
+    return await principal_for_token(connection, settings, credential)
+{%- else %}
+
+Credential = str  # an API key
+
+
+async def stream_caller(
+    caller: HTTPConnection, connection: AsyncConnection, settings: Settings, credential: Credential
+) -> Principal | None:
+    """Who holds the API key a live stream was opened with, checked (and failures counted)
+    as a request's is."""
+    return await _key_holder(caller, connection, settings, credential)
+{%- endif %}
+{%- endif %}
 {%- if cookiecutter.auth != "api_key" %}
 
 

@@ -187,6 +187,46 @@ class Settings(BaseSettings):
     # Tasks one worker process runs at once
     worker_concurrency: int = Field(default=8, ge=1)
 {%- endif %}
+{%- if cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" %}
+    # How long events stay readable for clients catching up (GET /api/v1/events)
+    event_retention_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+{%- endif %}
+{%- if cookiecutter.webhooks == "yes" %}
+    # Attempts per webhook delivery before it fails; retries wait BASE, 2 x BASE, 4 x BASE ...
+    # seconds (at most CAP), each shortened by a random part so they do not bunch up
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_base: float = Field(default=10.0, gt=0)
+    webhook_retry_cap: float = Field(default=3600.0, gt=0)
+    # Seconds one attempt may take in all: resolving, connecting, sending, reading the answer
+    webhook_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Bytes of a receiver's answer read per attempt (and kept, for its owner to see)
+    webhook_max_response_bytes: int = Field(default=2048, ge=0, le=16384)
+    # Failed deliveries in a row after which an endpoint is disabled until its owner enables it
+    webhook_disable_after: int = Field(default=20, ge=1)
+    # Host names or addresses delivered to despite the address rules (loopback, private
+    # networks, ...): receivers you run yourself. Empty: every such address is refused.
+    webhook_allowed_hosts: list[str] = []
+{%- if cookiecutter.jobs == "none" %}
+    # Seconds between the in-process dispatcher's looks for retries that came due
+    webhook_poll_interval: float = Field(default=1.0, gt=0)
+    # Deliveries one process sends at once
+    webhook_concurrency: int = Field(default=8, ge=1)
+{%- endif %}
+{%- endif %}
+{%- if cookiecutter.websockets == "yes" %}
+    # The live event stream (GET /api/v1/events/ws).
+{%- if cookiecutter.auth != "none" %}
+    # Seconds a client has to send its credential after connecting
+    websocket_auth_seconds: float = Field(default=10.0, gt=0)
+    # Seconds between checks that a stream's credential still holds (revoked, deactivated)
+    websocket_recheck_seconds: float = Field(default=60.0, gt=0)
+{%- endif %}
+    # Seconds between the server's pings, and for the client's pong to each
+    websocket_ping_seconds: float = Field(default=25.0, gt=0)
+    websocket_pong_seconds: float = Field(default=20.0, gt=0)
+    # Events one stream may have waiting to be sent before it is closed as too slow
+    websocket_send_buffer: int = Field(default=256, ge=1)
+{%- endif %}
 {%- if cookiecutter.auth != "none" %}
 
     @model_validator(mode="after")

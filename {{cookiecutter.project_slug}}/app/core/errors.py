@@ -66,6 +66,14 @@ class ConflictError(DomainError):
 
 class PreconditionFailedError(DomainError):
     status = HTTPStatus.PRECONDITION_FAILED
+{%- if cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" %}
+
+
+class GoneError(DomainError):
+    """What was asked for existed once and is no longer kept."""
+
+    status = HTTPStatus.GONE
+{%- endif %}
 
 
 class TooManyRequestsError(DomainError):

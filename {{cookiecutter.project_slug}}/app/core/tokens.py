@@ -71,6 +71,22 @@ def decode_token(settings: Settings, token: str, kind: TokenKind) -> TokenClaims
     return claims if not_before <= time.time() < expires else None
 
 
+{%- if cookiecutter.websockets == "yes" %}
+
+
+def expires_at(settings: Settings, token: str) -> int | None:
+    """When a valid access token expires (Unix time): a live stream ends with its token."""
+    verified = _verified(
+        token,
+        "access",
+        settings.secret_key.get_secret_value(),
+        settings.jwt_audience,
+        settings.jwt_issuer,
+    )
+    return None if verified is None else verified[2]
+{%- endif %}
+
+
 @lru_cache(maxsize=4096)
 def _verified(
     token: str, kind: TokenKind, secret: str, audience: str, issuer: str

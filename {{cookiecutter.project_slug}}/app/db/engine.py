@@ -1,3 +1,4 @@
+{%- set events = cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" -%}
 """The async engine, the fair queue in front of its pool, and the one way to run several
 statements as a unit.
 
@@ -9,7 +10,11 @@ statement to be atomic say so with `transaction()`.
 import asyncio
 import logging
 import time
+{%- if events %}
+from collections.abc import AsyncIterator, Awaitable, Callable
+{%- else %}
 from collections.abc import AsyncIterator
+{%- endif %}
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
@@ -36,6 +41,10 @@ logger = logging.getLogger(__name__)
 _WARM_SECONDS = 1.0  # how long a given-back connection waits for the next request
 
 _open_transaction: ContextVar[AsyncConnection | None] = ContextVar("open_transaction", default=None)
+{%- if events %}
+# What to run once the open transaction has committed (see `after_commit`).
+_on_commit: ContextVar[list[Callable[[], Awaitable[None]]]] = ContextVar("on_commit")
+{%- endif %}
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -139,6 +148,12 @@ class Database:
         self._warm: list[tuple[AsyncConnection, float]] = []  # (connection, given back at)
         self._lost_at = 0.0  # when a connection was last found lost
         event.listen(engine.sync_engine, "handle_error", self._note_lost_connection)
+{%- if events %}
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+{%- endif %}
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -224,6 +239,10 @@ async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnect
         await connection.commit()  # close SQLAlchemy's autobegun marker; autocommit did the rest
     await _switch_isolation(connection, connection.dialect.default_isolation_level)
     token = _open_transaction.set(connection)
+{%- if events %}
+    committed: list[Callable[[], Awaitable[None]]] = []
+    on_commit = _on_commit.set(committed)
+{%- endif %}
     try:
         async with connection.begin():
 {%- if cookiecutter.database == "sqlite" %}
@@ -233,8 +252,23 @@ async def transaction(connection: AsyncConnection) -> AsyncIterator[AsyncConnect
             yield connection
     finally:
         _open_transaction.reset(token)
+{%- if events %}
+        _on_commit.reset(on_commit)
+{%- endif %}
         if not connection.invalidated:  # a lost connection is discarded, not switched back
             await _switch_isolation(connection, "AUTOCOMMIT")
+{%- if events %}
+    for callback in committed:  # reached only once the commit succeeded
+        await callback()
+
+
+def after_commit(connection: AsyncConnection, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the `transaction()` open on `connection` has committed; never if
+    it rolls back. Only inside such a block: a change outside one commits on its own."""
+    if not in_transaction(connection):
+        raise RuntimeError("after_commit() needs an open transaction() on this connection")
+    _on_commit.get().append(callback)
+{%- endif %}
 
 
 async def _switch_isolation(connection: AsyncConnection, level: IsolationLevel | None) -> None:

@@ -9,6 +9,9 @@ from app.models.audit_event import AuditEvent
 {% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
 from app.models.email_verification import EmailVerification
 {% endif -%}
+{% if cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" -%}
+from app.models.event import Event
+{% endif -%}
 from app.models.item import Item
 {% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
 from app.models.password_reset import PasswordReset
@@ -19,6 +22,9 @@ from app.models.task import Task
 {% endif -%}
 {% if cookiecutter.auth in ["jwt", "jwt_and_api_key"] -%}
 from app.models.user import User
+{% endif -%}
+{% if cookiecutter.webhooks == "yes" -%}
+from app.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 {% endif %}
 __all__ = [
 {%- if cookiecutter.auth in ["api_key", "jwt_and_api_key"] %}
@@ -29,6 +35,9 @@ __all__ = [
 {%- endif %}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
     "EmailVerification",
+{%- endif %}
+{%- if cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" %}
+    "Event",
 {%- endif %}
     "Item",
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
@@ -41,5 +50,10 @@ __all__ = [
 {%- endif %}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
     "User",
+{%- endif %}
+{%- if cookiecutter.webhooks == "yes" %}
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 {%- endif %}
 ]

@@ -150,6 +150,9 @@ async def verify(connection: AsyncConnection, token: str, origin: audit.Origin) 
                 await connection.execute(
                     _MOVE, {"user_id": link.user_id, "new_email": link.email, "now": now}
                 )
+{%- if cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" %}
+                await users.announce(connection, "user.updated", link.user_id)
+{%- endif %}
                 action = "user_email_changed"
             await audit.record(connection, action, origin, target=f"user:{link.user_id}")
     except IntegrityError:  # another account took the address since the link was sent

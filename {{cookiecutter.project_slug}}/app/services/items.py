@@ -1,8 +1,14 @@
+{%- set events = cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" -%}
 """Item rules and persistence, with SQLAlchemy Core statements built once at import.
 
 Functions take the request's connection and return plain dicts; the router shapes them
 through the response model. No statement re-reads a row that the function already knows.
 Statements run through `app.db.queries`, the one seam to the driver.
+{%- if events %}
+
+Every change writes its event (`item.created`, `item.updated`, `item.deleted`) in the same
+transaction: an event exists if and only if its change committed.
+{%- endif %}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 `owner_id` confines a call to one user's items (None: every item, for superusers). Another
@@ -16,14 +22,25 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+{% if events -%}
+from pydantic import TypeAdapter
+{% endif -%}
 from sqlalchemy import Executable, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from app.db import queries
+{%- if events %}
+from app.db.engine import transaction
+{%- endif %}
 from app.models.item import Item
 from app.schemas.common import one_page
+{%- if events %}
+from app.schemas.item import ItemCreate, ItemListQuery, ItemRead
+from app.services import events
+{%- else %}
 from app.schemas.item import ItemCreate, ItemListQuery
+{%- endif %}
 
 ItemRecord = dict[str, Any]
 
@@ -56,6 +73,10 @@ _SELECT_OWNED = _SELECT_BY_ID.where(_OWNED)
 _DELETE_OWNED = _DELETE.where(_OWNED)
 {%- endif %}
 
+{%- if events %}
+_AS_SENT = TypeAdapter(ItemRead)  # an event carries the item as the API returns it
+{%- endif %}
+
 _NOT_FOUND = "No item with this id."
 _STALE = "The item's current version does not match If-Match; fetch it again."
 _ATTEMPTS = 3
@@ -83,8 +104,25 @@ async def create_item(connection: AsyncConnection, data: ItemCreate) -> ItemReco
         "created_at": now,
         "updated_at": now,
     }
+{%- if events %}
+    async with transaction(connection):
+        await queries.execute(connection, _INSERT, record)
+        await _emit(connection, "item.created", record)
+{%- else %}
     await queries.execute(connection, _INSERT, record)
+{%- endif %}
     return record
+{%- if events %}
+
+
+async def _emit(connection: AsyncConnection, type_: str, item: ItemRecord) -> None:
+    data = _AS_SENT.dump_python(_AS_SENT.validate_python(item), mode="json")
+{%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
+    await events.emit(connection, type_, data, item["owner_id"])
+{%- else %}
+    await events.emit(connection, type_, data)
+{%- endif %}
+{%- endif %}
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
 
@@ -188,6 +226,18 @@ async def update_item(
         if not changes:
             return current
         values = {**changes, "version": current["version"] + 1, "updated_at": datetime.now(UTC)}
+{%- if events %}
+        async with transaction(connection):
+            matched = await queries.execute(
+                connection,
+                _UPDATE_IF_VERSION,
+                {**values, "item_id": item_id, "expected_version": current["version"]},
+            )
+            if matched == 1:
+                updated = {**current, **values}
+                await _emit(connection, "item.updated", updated)
+                return updated
+{%- else %}
         matched = await queries.execute(
             connection,
             _UPDATE_IF_VERSION,
@@ -195,12 +245,13 @@ async def update_item(
         )
         if matched == 1:
             return {**current, **values}
+{%- endif %}
         if if_match is not None:
             raise PreconditionFailedError(_STALE)
     raise ConflictError("The item is being changed by other requests; retry.")
 {%- if cookiecutter.auth in ["jwt", "jwt_and_api_key"] %}
 
-
+{% if events %}
 async def delete_item(
     connection: AsyncConnection,
     item_id: uuid.UUID,
@@ -211,6 +262,30 @@ async def delete_item(
 
     Returns whose item it was, which a superuser's call learns by reading it first.
     """
+    async with transaction(connection):
+        owner = await _delete(connection, item_id, if_match, owner_id)
+        await events.emit(connection, "item.deleted", {"id": str(item_id)}, owner)
+    return owner
+
+
+async def _delete(
+    connection: AsyncConnection,
+    item_id: uuid.UUID,
+    if_match: frozenset[int] | None,
+    owner_id: uuid.UUID | None,
+) -> uuid.UUID:
+{% else %}
+async def delete_item(
+    connection: AsyncConnection,
+    item_id: uuid.UUID,
+    if_match: frozenset[int] | None,
+    owner_id: uuid.UUID | None,
+) -> uuid.UUID:
+    """Delete the item; with `if_match`, only while it still has one of those versions.
+
+    Returns whose item it was, which a superuser's call learns by reading it first.
+    """
+{%- endif %}
     if if_match is None and owner_id is not None:
         matched = await queries.execute(
             connection, _DELETE_OWNED, {"item_id": item_id, "owner_id": owner_id}
@@ -226,11 +301,25 @@ async def delete_item(
         return owner
 {%- else %}
 
-
+{% if events %}
 async def delete_item(
     connection: AsyncConnection, item_id: uuid.UUID, if_match: frozenset[int] | None
 ) -> None:
     """Delete the item; with `if_match`, only while it still has one of those versions."""
+    async with transaction(connection):
+        await _delete(connection, item_id, if_match)
+        await events.emit(connection, "item.deleted", {"id": str(item_id)})
+
+
+async def _delete(
+    connection: AsyncConnection, item_id: uuid.UUID, if_match: frozenset[int] | None
+) -> None:
+{% else %}
+async def delete_item(
+    connection: AsyncConnection, item_id: uuid.UUID, if_match: frozenset[int] | None
+) -> None:
+    """Delete the item; with `if_match`, only while it still has one of those versions."""
+{%- endif %}
     if if_match is None:
         if await queries.execute(connection, _DELETE, {"item_id": item_id}) != 1:
             raise NotFoundError(_NOT_FOUND)

@@ -82,10 +82,22 @@ class Claimed:
     attempt: int
 
 
+{% if cookiecutter.webhooks == "yes" -%}
+async def enqueue(
+    connection: AsyncConnection,
+    name: str,
+    payload: dict[str, Any],
+    due_at: datetime | None = None,
+) -> uuid.UUID:
+    """Write a task to the outbox, due now or at `due_at`. Inside `transaction()` it is sent
+    only if the transaction commits; outside, it is committed at once."""
+    now = datetime.now(UTC)
+{%- else -%}
 async def enqueue(connection: AsyncConnection, name: str, payload: dict[str, Any]) -> uuid.UUID:
     """Write a task to the outbox. Inside `transaction()` it is sent only if the transaction
     commits; outside, it is committed at once."""
     now = datetime.now(UTC)
+{%- endif %}
     task_id = uuid.uuid4()
     await connection.execute(
         _INSERT,
@@ -95,7 +107,11 @@ async def enqueue(connection: AsyncConnection, name: str, payload: dict[str, Any
             "payload": payload,
             "state": PENDING,
             "attempts": 0,
+{%- if cookiecutter.webhooks == "yes" %}
+            "due_at": now if due_at is None else due_at,
+{%- else %}
             "due_at": now,
+{%- endif %}
             "last_error": None,
             "created_at": now,
             "updated_at": now,

@@ -1,3 +1,4 @@
+{%- set events = cookiecutter.webhooks == "yes" or cookiecutter.websockets == "yes" -%}
 """Users: sign-up, sign-in, profile and password changes, administration, token principals.
 
 Functions that check or make a password hash take the database rather than a connection:
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+{% if events -%}
+from pydantic import TypeAdapter
+{% endif -%}
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,7 +31,12 @@ from app.models.api_key import ApiKey
 from app.models.refresh_token import RefreshTokenFamily
 from app.models.user import User
 from app.schemas.common import one_page
+{%- if events %}
+from app.schemas.user import UserRead
+from app.services import audit, events
+{%- else %}
 from app.services import audit
+{%- endif %}
 
 UserRecord = dict[str, Any]
 
@@ -66,6 +75,10 @@ _DELETE = delete(User).where(User.id == bindparam("user_id"))
 _REVOKE_KEYS = update(ApiKey).where(
     ApiKey.user_id == bindparam("owner"), ApiKey.revoked_at.is_(None)
 )
+{%- endif %}
+
+{%- if events %}
+_AS_SENT = TypeAdapter(UserRead)  # an event carries the account as the API returns it
 {%- endif %}
 
 _NOT_FOUND = "No user with this id."
@@ -268,6 +281,9 @@ async def update_user(
 {%- endif %}
             for action in _audited_changes(values):
                 await audit.record(connection, action, origin, target=f"user:{user_id}")
+{%- if events %}
+            await announce(connection, "user.updated", user_id)
+{%- endif %}
     except IntegrityError:
         raise ConflictError(_EMAIL_TAKEN) from None
     return {**current, **values}
@@ -315,6 +331,16 @@ async def replace_password(
         _UPDATE.values(token_version=User.token_version + 1),
         {"user_id": user_id, "password_hash": password_hash, "updated_at": now},
     )
+{%- if events %}
+    await announce(connection, "user.password_changed", user_id)
+
+
+async def announce(connection: AsyncConnection, type_: str, user_id: uuid.UUID) -> None:
+    """Tell the account's owner what changed, in the open transaction, with the account as
+    the API shows it."""
+    user = _AS_SENT.validate_python(await get_user(connection, user_id))
+    await events.emit(connection, type_, _AS_SENT.dump_python(user, mode="json"), user_id)
+{%- endif %}
 
 
 async def delete_user(

@@ -103,14 +103,19 @@ class Project:
     environment: Environment
 
     @classmethod
-    def prepare(cls, database: str, auth: str, cache: str) -> Project:
-        folder = WORK / f"{database}-{auth}-{cache}"
+    def prepare(
+        cls, database: str, auth: str, cache: str, options: dict[str, str] | None = None
+    ) -> Project:
+        """Render and install the variant; `options` are any further template answers."""
+        context = {"database": database, "auth": auth, "cache": cache, **(options or {})}
+        answers = " ".join(f"{name}={value}" for name, value in context.items())
+        folder = WORK / "-".join([database, auth, cache, *map("=".join, (options or {}).items())])
         shutil.rmtree(folder / "rendered", ignore_errors=True)
-        print(f"+ rendering database={database} auth={auth} cache={cache} into {folder}", flush=True)
+        print(f"+ rendering {answers} into {folder}", flush=True)
         rendered = cookiecutter(
             str(ROOT),
             no_input=True,
-            extra_context={"database": database, "auth": auth, "cache": cache},
+            extra_context=context,
             output_dir=str(folder / "rendered"),
             default_config=True,
         )

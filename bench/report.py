@@ -105,7 +105,9 @@ def write_markdown(path: Path, about: dict[str, Any], rows: list[dict[str, Any]]
         "",
         f"`{about['command']}` on {about['date']}, {about['wall_seconds'] / 60:.1f} minutes.",
         "",
-        f"- Variant: `database={about['database']} auth={about['auth']} cache={about['cache']}`; "
+        f"- Variant: `database={about['database']} auth={about['auth']} cache={about['cache']}"
+        + "".join(f" {name}={value}" for name, value in about.get("options", {}).items())
+        + "`; "
         f"{about['database_note']}",
         f"- Machine: {about['cpus']} CPUs ({about['cpu_model']}); each service is one uvicorn "
         f"worker on CPU {about['server_cpu']}, wrk runs on CPU {about['client_cpu']}. Load "

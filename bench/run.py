@@ -60,6 +60,13 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--auth", choices=options["auth"], default="jwt")
     parser.add_argument("--cache", choices=options["cache"], default=options["cache"][0])
     parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another template answer, e.g. websockets=yes (repeatable)",
+    )
+    parser.add_argument(
         "--scenarios",
         help="comma-separated scenarios to run, e.g. W2,W3 or W2@64 (default: all)",
     )
@@ -85,6 +92,15 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="folder for results.json and RESULTS.md (bench/, or bench/.work/ with --quick)",
     )
     args = parser.parse_args(argv)
+    args.options = {}
+    for option in args.option:
+        name, _, value = option.partition("=")
+        allowed = options.get(name)
+        if name in {"database", "auth", "cache"} or not isinstance(allowed, list):
+            parser.error(f"--option {option}: not an option besides --database/--auth/--cache")
+        if value not in allowed:
+            parser.error(f"--option {option}: {name} is one of {', '.join(allowed)}")
+        args.options[name] = value
     if args.quick:
         vars(args).update(QUICK)
     if args.output is None:  # quick numbers never replace the kept ones by accident
@@ -132,11 +148,13 @@ class Benchmark:
         WORK.mkdir(parents=True, exist_ok=True)
         self.ids_file.write_text("".join(f"{uuid.uuid4()}\n" for _ in range(ITEMS)))
         reference_venv = reference_environment()
-        project = Project.prepare(self.args.database, self.args.auth, self.args.cache)
+        project = Project.prepare(
+            self.args.database, self.args.auth, self.args.cache, self.args.options
+        )
         # The reference runs on PostgreSQL: a variant on another database gets a PostgreSQL twin.
         twin = project
         if project.database != "postgresql":
-            twin = Project.prepare("postgresql", self.args.auth, self.args.cache)
+            twin = Project.prepare("postgresql", self.args.auth, self.args.cache, self.args.options)
         if self.args.db_transactions and project.database != "postgresql":
             raise BenchError("--db-transactions reads PostgreSQL's statistics: use PostgreSQL")
         self.project = project
@@ -333,6 +351,7 @@ class Benchmark:
             "database": self.args.database,
             "auth": self.args.auth,
             "cache": self.args.cache,
+            "options": self.args.options,
             "database_note": note,
             "items": ITEMS,
             "cpus": os.cpu_count(),

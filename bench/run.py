@@ -96,8 +96,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     for option in args.option:
         name, _, value = option.partition("=")
         allowed = options.get(name)
-        if name in {"database", "auth", "cache"} or not isinstance(allowed, list):
-            parser.error(f"--option {option}: not an option besides --database/--auth/--cache")
+        if name in {"database", "auth", "cache"}:
+            parser.error(f"--option {option}: give {name} with --{name}")
+        if not isinstance(allowed, list):
+            parser.error(f"--option {option}: the template has no option {name!r}")
         if value not in allowed:
             parser.error(f"--option {option}: {name} is one of {', '.join(allowed)}")
         args.options[name] = value

@@ -12,7 +12,6 @@ answers.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 CONTEXT = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -36,11 +35,14 @@ def unused_paths(context: dict[str, object]) -> set[str]:
     return {path for path, keeping in variant_files.items() if not kept(context, keeping)}
 
 
-def remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
+def remove(root: Path, relative: str) -> None:
+    """Delete the path, then each folder above it that this left empty (`k8s/`, say)."""
+    path = root / relative
+    path.unlink(missing_ok=True)
+    for folder in path.parents:
+        if folder == root or not folder.is_dir() or any(folder.iterdir()):
+            break
+        folder.rmdir()
 
 
 def next_steps(context: dict[str, object]) -> str:
@@ -75,7 +77,7 @@ def next_steps(context: dict[str, object]) -> str:
 def main() -> None:
     root = Path.cwd()
     for relative in sorted(unused_paths(CONTEXT)):
-        remove(root / relative)
+        remove(root, relative)
     print(next_steps(CONTEXT))
 
 

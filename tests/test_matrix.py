@@ -87,7 +87,7 @@ def _assert_levels(
 
 
 def test_options_are_every_choice_list_of_cookiecutter_json() -> None:
-    assert list(OPTIONS) == [*FIVE, *SOON]
+    assert list(OPTIONS) == [*FIVE, *SOON, "kubernetes"]
     assert DEFAULTS == {
         "python_version": "3.11",
         "database": "sqlite",
@@ -96,15 +96,16 @@ def test_options_are_every_choice_list_of_cookiecutter_json() -> None:
         "jobs": "none",
         "webhooks": "no",
         "websockets": "no",
+        "kubernetes": "no",
     }
 
 
 def test_every_level_has_the_size_it_claims() -> None:
-    assert math.prod(len(values) for values in OPTIONS.values()) == 864
+    assert math.prod(len(values) for values in OPTIONS.values()) == 1728
     # The code set needs at least a variant for every auth x database x cache (36); the
     # render set, which holds it, one more for every database x auth at each other Python.
-    assert len(CODE_VARIANTS) == 39
-    assert len(RENDER_VARIANTS) == 66
+    assert len(CODE_VARIANTS) == 41
+    assert len(RENDER_VARIANTS) == 68
     # Every auth x database pair needs a variant of its own: 12 is the least possible.
     assert len(SUITE_VARIANTS) == 13
 

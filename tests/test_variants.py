@@ -62,6 +62,8 @@ def test_files_match_the_options(baked: Baked, variant: Variant) -> None:
         assert (project / relative).exists() == keeps(variant, relative), relative
     for expected in ("README.md", "pyproject.toml", "app/main.py", "migrations/env.py"):
         assert (project / expected).is_file(), expected
+    # A folder whose files all went with the options goes too.
+    assert [path for path in project.rglob("*") if path.is_dir() and not any(path.iterdir())] == []
 
 
 @render_variants
